@@ -1,0 +1,32 @@
+"""Small building blocks shared by the architectures."""
+from __future__ import annotations
+
+import torch.nn as nn
+
+
+def conv(cin: int, cout: int, k: int = 3, bias: bool = True) -> nn.Conv2d:
+    """'Same' convolution."""
+    return nn.Conv2d(cin, cout, k, padding=k // 2, bias=bias)
+
+
+def conv_stack(cin: int, width: int, cout: int, depth: int, batch_norm: bool) -> nn.Sequential:
+    """DnCNN-style plain stack: conv+ReLU, (depth-2) x conv(+BN)+ReLU, conv. depth >= 2."""
+    layers: list[nn.Module] = [conv(cin, width), nn.ReLU(inplace=True)]
+    for _ in range(depth - 2):
+        layers += [conv(width, width, bias=not batch_norm)]
+        if batch_norm:
+            layers += [nn.BatchNorm2d(width)]
+        layers += [nn.ReLU(inplace=True)]
+    layers += [conv(width, cout)]
+    return nn.Sequential(*layers)
+
+
+class ResBlock(nn.Module):
+    """conv-ReLU-conv with identity skip (EDSR style, no batch norm)."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.body = nn.Sequential(conv(width, width), nn.ReLU(inplace=True), conv(width, width))
+
+    def forward(self, x):
+        return x + self.body(x)

@@ -1,0 +1,166 @@
+"""What a training run optimises. The engine (restora.train.engine) owns the loop, checkpoints,
+logs, progress and distribution; an objective owns its networks, optimisers and one step.
+
+An objective has: ``modules`` (name -> nn.Module, all checkpointed), ``optimizers`` (name ->
+Optimizer, each given a scheduler by the engine), ``train_step(gen) -> dict of floats``,
+``validate() -> dict of floats`` (may be empty) and ``export(out_dir)``. Register new kinds in
+OBJECTIVES; recipes pick one with ``objective:`` (default ``restoration``).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from restora.degrade import imresize
+from restora.errors import RestoraError
+from restora.io import list_images, read_image
+from restora.metrics import psnr, ssim
+from restora.nets import build_net
+from restora.train.data import ImageCache, resolve_data_path, sample_patches
+from restora.train.recipe import require
+
+LOSSES = {
+    "l1": F.l1_loss,
+    "l2": F.mse_loss,
+    "charbonnier": lambda a, b: torch.sqrt((a - b) ** 2 + 1e-6).mean(),
+}
+
+
+def make_optimizer(params, spec: dict[str, Any]) -> torch.optim.Optimizer:
+    """``{name: adam|adamw|sgd|rmsprop, lr, weight_decay, betas, momentum}``."""
+    name = spec.get("name", "adam").lower()
+    lr = float(spec.get("lr", 1e-3))
+    wd = float(spec.get("weight_decay", 0))
+    if name in ("adam", "adamw"):
+        cls = torch.optim.Adam if name == "adam" else torch.optim.AdamW
+        return cls(params, lr=lr, betas=tuple(spec.get("betas", (0.9, 0.999))), weight_decay=wd)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=float(spec.get("momentum", 0.9)), weight_decay=wd)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, momentum=float(spec.get("momentum", 0)), weight_decay=wd)
+    raise RestoraError(f"recipe: unknown optimizer '{name}' (adam, adamw, sgd, rmsprop)")
+
+
+class Degradation:
+    """On-the-fly damage for supervised pairs. ``kind: noise`` with ``sigma: 25`` or ``[0, 55]``
+    (per patch, uniform), or ``kind: downscale`` with ``scale: s`` (MATLAB bicubic, 8-bit LR;
+    ``upsample_input: true`` feeds the bicubic-upscaled LR, as SRCNN does)."""
+
+    def __init__(self, spec: dict[str, Any]):
+        self.kind = require(spec, "kind", "degradation")
+        if self.kind == "noise":
+            sigma = spec.get("sigma", 25)
+            self.sigma_range = (float(sigma[0]), float(sigma[1])) if isinstance(sigma, list) else (float(sigma),) * 2
+            self.val_sigmas = [float(s) for s in spec.get("val_sigmas", [15, 25, 50])]
+        elif self.kind == "downscale":
+            self.scale = int(require(spec, "scale", "degradation"))
+            self.upsample_input = bool(spec.get("upsample_input", False))
+        else:
+            raise RestoraError(f"recipe: unknown degradation '{self.kind}' (noise, downscale)")
+
+    def make(self, clean: torch.Tensor, gen: torch.Generator) -> tuple[tuple, torch.Tensor]:
+        """clean (N, C, H, W) -> (network inputs, target)."""
+        if self.kind == "noise":
+            lo, hi = self.sigma_range
+            sigma = (torch.rand(clean.shape[0], generator=gen) * (hi - lo) + lo) / 255
+            noisy = clean + torch.randn(clean.shape, generator=gen) * sigma.view(-1, 1, 1, 1)
+            return (noisy, sigma), clean
+        lr = (imresize(clean, 1 / self.scale).clamp(0, 1) * 255).round() / 255
+        return ((imresize(lr, self.scale),) if self.upsample_input else (lr,)), clean
+
+    def settings(self) -> list[str]:
+        return [f"sigma{s:g}" for s in self.val_sigmas] if self.kind == "noise" else [f"x{self.scale}"]
+
+    def validation_pair(self, clean: torch.Tensor, setting: str, seed: int) -> tuple[tuple, torch.Tensor]:
+        """Benchmark-protocol degradation of one (C, H, W) image for a setting."""
+        if self.kind == "noise":
+            g = torch.Generator().manual_seed(seed)
+            sigma = float(setting[5:])
+            noisy = clean + torch.randn(clean.shape, generator=g) * sigma / 255
+            return (noisy[None], torch.tensor([sigma / 255])), clean
+        s = self.scale
+        h, w = clean.shape[1:]
+        hr = clean[:, : h - h % s, : w - w % s]
+        inputs, _ = self.make(hr[None], torch.Generator())
+        return inputs, hr
+
+
+class RestorationObjective:
+    """Supervised restoration: degraded patch -> clean patch, one network, one loss."""
+
+    def __init__(self, recipe: dict[str, Any], device: torch.device, gen: torch.Generator):
+        net_spec = require(recipe, "net", "")
+        self.net = build_net(require(net_spec, "name", "net"), **net_spec.get("args", {})).to(device)
+        self.net = self.net.to(memory_format=torch.channels_last)
+        self.channels = int(net_spec.get("args", {}).get("channels", 1))
+        data = require(recipe, "data", "")
+        self.patch = int(data.get("patch", 64))
+        self.batch = int(data.get("batch", 16))
+        self.flips = bool(data.get("flips", True))
+        self.rescale = tuple(data["rescale"]) if data.get("rescale") else None
+        self.cache = ImageCache(require(data, "train", "data"), gray=self.channels == 1,
+                                limit=data.get("limit"), min_side=self.patch)
+        self.val_folder = data.get("val")
+        self.val_limit = data.get("val_limit")
+        self.degradation = Degradation(require(recipe, "degradation", ""))
+        self.loss_fn = LOSSES[recipe.get("loss", "l1")]
+        self.device = device
+        self.modules = {"net": self.net}
+        self.optimizers = {"net": make_optimizer(self.net.parameters(), recipe.get("optimizer", {}))}
+        self.train_module = self.net  # replaced by the DDP wrapper when distributed
+
+    def forward(self, module: nn.Module, inputs: tuple) -> torch.Tensor:
+        inputs = tuple(t.to(self.device) for t in inputs)
+        x = inputs[0].contiguous(memory_format=torch.channels_last)
+        return module(x, *inputs[1:])
+
+    def train_step(self, gen: torch.Generator) -> dict[str, float]:
+        clean = sample_patches(self.cache, self.batch, self.patch, gen, self.flips, self.rescale)
+        inputs, target = self.degradation.make(clean, gen)
+        opt = self.optimizers["net"]
+        with torch.autocast("cuda", enabled=self.device.type == "cuda"):
+            loss = self.loss_fn(self.forward(self.train_module, inputs).float(), target.to(self.device))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return {"loss": loss.item(), "patches": self.batch}
+
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        if not self.val_folder:
+            return {}
+        folder = resolve_data_path(self.val_folder)
+        files = [p for p, _ in list_images([folder])][: self.val_limit]
+        sr = self.degradation.kind == "downscale"
+        if sr and (folder / f"image_SRF_{self.degradation.scale}").is_dir():
+            files = sorted((folder / f"image_SRF_{self.degradation.scale}").glob("*_HR.png"))
+        self.net.eval()
+        scores: dict[str, float] = {}
+        for setting in self.degradation.settings():
+            p, s = [], []
+            for i, path in enumerate(files):
+                clean = read_image(path).data
+                clean = clean.mean(0, keepdim=True) if self.channels == 1 and clean.shape[0] == 3 else clean
+                inputs, target = self.degradation.validation_pair(clean, setting, seed=i)
+                out = self.forward(self.net, inputs)[0].float().cpu().clamp(0, 1)
+                crop = self.degradation.scale if sr else 0
+                p.append(psnr(out, target, y=sr, crop=crop))
+                s.append(ssim(out, target, y=sr, crop=crop))
+            scores[f"psnr_{setting}"] = sum(p) / len(p)
+            scores[f"ssim_{setting}"] = sum(s) / len(s)
+        scores["psnr"] = sum(v for k, v in scores.items() if k.startswith("psnr_")) / len(self.degradation.settings())
+        self.net.train()
+        return scores
+
+    def export(self, path: Path, recipe: dict[str, Any], extra: dict[str, str]) -> None:
+        from restora.zoo import save_weights
+
+        save_weights(self.net, path, recipe["net"]["name"], recipe["net"].get("args", {}),
+                     {"task": recipe.get("task", ""), **extra})
+
+
+OBJECTIVES = {"restoration": RestorationObjective}

@@ -1,0 +1,40 @@
+"""Training curves as PNG (matplotlib, no display)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def plot_curves(rows: list[dict[str, Any]], path: Path) -> None:
+    """Losses (left, log scale) and validation PSNR (right) against step."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    skip = {"step", "seconds", "lr", "patches_per_s"}
+    loss_keys = [k for k in rows[0] if k not in skip and not k.startswith(("psnr", "ssim"))]
+    val_keys = sorted({k for r in rows for k in r if k.startswith("psnr_") and r[k] not in ("", None)})
+    fig, axes = plt.subplots(1, 2 if val_keys else 1, figsize=(11 if val_keys else 6, 4), squeeze=False)
+    ax = axes[0][0]
+    for k in loss_keys:
+        pts = [(int(r["step"]), float(r[k])) for r in rows if r.get(k) not in ("", None)]
+        ax.plot(*zip(*pts), label=k)
+    ax.set_xlabel("step")
+    ax.set_yscale("log")
+    ax.set_title("training loss")
+    ax.legend()
+    if val_keys:
+        ax = axes[0][1]
+        for k in val_keys:
+            pts = [(int(r["step"]), float(r[k])) for r in rows if r.get(k) not in ("", None)]
+            ax.plot(*zip(*pts), marker="o", label=k[5:])
+        ax.set_xlabel("step")
+        ax.set_ylabel("PSNR (dB)")
+        ax.set_title("validation")
+        ax.legend()
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.part.png")
+    fig.savefig(tmp, dpi=80)
+    plt.close(fig)
+    tmp.replace(path)

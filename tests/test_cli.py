@@ -1,0 +1,139 @@
+"""The command line, run through its entry point in a subprocess."""
+from __future__ import annotations
+
+import json
+
+from conftest import read_u8
+from PIL import Image as PILImage
+
+from restora.degrade import gaussian_noise
+from restora.io import Image, read_image, write_image
+from restora.metrics import psnr
+
+
+def assert_one_line_error(result, *names: str) -> None:
+    """Exit code 2, no traceback, and every stderr line a one-line error (naming ``names``)."""
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines and all(line.startswith("restora: error: ") for line in lines), result.stderr
+    for name in names:
+        assert any(name in line for line in lines), (name, result.stderr)
+
+
+def test_denoise_one_file(cli, camera, tmp_path):
+    noisy = gaussian_noise(camera, 25, seed=0)
+    write_image(Image(data=noisy), tmp_path / "noisy.png")
+    result = cli("denoise", "noisy.png", "-o", "clean.png", "--sigma", "25", "--method", "nlm", "--opt", "factor=1.0")
+    assert result.returncode == 0, result.stderr
+    clean = read_image(tmp_path / "clean.png")
+    assert clean.channels == 1 and clean.bits == 8
+    assert psnr(clean.data, camera) > psnr(noisy, camera) + 4
+
+
+def test_denoise_folder_mirrors_the_tree_and_resumes(cli, image_dir, tmp_path):
+    result = cli("denoise", image_dir, "-o", "out", "--method", "nlm")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.png")) == [
+        "astronaut.png", "sub/camera.png"]
+    assert "estimated sigma" in result.stderr  # no --sigma: estimated and reported per file
+    gray = read_u8(tmp_path / "out" / "sub" / "camera.png")
+    assert gray.ndim == 2  # gray stays gray
+
+    before = (tmp_path / "out" / "astronaut.png").read_bytes()
+    again = cli("denoise", image_dir, "-o", "out", "--method", "nlm", "--sigma", "50")
+    assert_one_line_error(again, "astronaut.png", "camera.png", "2 of 2")
+    assert (tmp_path / "out" / "astronaut.png").read_bytes() == before  # never overwritten
+
+    (tmp_path / "out" / "sub" / "camera.png").unlink()
+    resumed = cli("denoise", image_dir, "-o", "out", "--method", "nlm", "--sigma", "50", "--skip-existing")
+    assert resumed.returncode == 0, resumed.stderr
+    assert (tmp_path / "out" / "astronaut.png").read_bytes() == before
+    assert (tmp_path / "out" / "sub" / "camera.png").is_file()
+
+
+def test_bad_file_in_a_batch_is_reported_and_the_rest_done(cli, image_dir, tmp_path):
+    (image_dir / "broken.png").write_text("not a png")
+    result = cli("upscale", image_dir, "-o", "big", "--scale", "2")
+    assert_one_line_error(result, "broken.png", "1 of 3")
+    assert PILImage.open(tmp_path / "big" / "astronaut.png").size == (128, 96)
+    assert PILImage.open(tmp_path / "big" / "sub" / "camera.png").size == (80, 80)
+
+
+def test_single_bad_inputs_give_one_line(cli_inline, tmp_path, image_dir):
+    (tmp_path / "fake.jpg").write_text("hello")
+    assert_one_line_error(cli_inline("denoise", "fake.jpg", "-o", "x.png"), "fake.jpg")
+    assert_one_line_error(cli_inline("denoise", "missing.png", "-o", "x.png"), "missing.png")
+    assert_one_line_error(cli_inline("denoise", image_dir / "astronaut.png", "-o", "x.png", "--max-pixels", "100"),
+                          "astronaut.png", "limit")
+    assert_one_line_error(cli_inline("denoise", image_dir / "astronaut.png", "-o", "x.png", "--opt", "bogus=1"),
+                          "bogus")
+    assert_one_line_error(cli_inline("inpaint", image_dir / "astronaut.png", "-o", "x.png", "--mask", "triangle"),
+                          "triangle")
+    assert_one_line_error(cli_inline("deblur", image_dir / "astronaut.png", "-o", "x.png", "--kernel", "wobble:3"),
+                          "wobble")
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_input_is_never_overwritten(cli, image_dir):
+    src = image_dir / "astronaut.png"
+    before = src.read_bytes()
+    assert_one_line_error(cli("denoise", src, "-o", src, "--sigma", "10", "--overwrite"), "astronaut.png")
+    assert src.read_bytes() == before
+
+
+def test_degrade_then_restore_each_task(cli, image_dir, tmp_path):
+    args = ["degrade", image_dir / "astronaut.png", "-o", "bad.png", "--noise", "white:300", "--blur", "disk:2",
+            "--downscale", "2", "--mask", "boxes", "--seed", "5"]
+    assert cli(*args).returncode == 0
+    first = (tmp_path / "bad.png").read_bytes()
+    assert PILImage.open(tmp_path / "bad.png").size == (32, 24)
+    assert PILImage.open(tmp_path / "bad_mask.png").size == (32, 24)
+    assert PILImage.open(tmp_path / "bad_kernel.png").size == (5, 5)
+    assert cli(*args, "--overwrite").returncode == 0
+    assert (tmp_path / "bad.png").read_bytes() == first  # deterministic by seed
+
+    for command, option, value in (("inpaint", "--mask", "bad_mask.png"), ("deblur", "--kernel", "bad_kernel.png"),
+                                   ("upscale", "--scale", "3")):
+        result = cli(command, "bad.png", "-o", f"{command}.png", option, value, module=command == "upscale")
+        assert result.returncode == 0, result.stderr
+    assert PILImage.open(tmp_path / "upscale.png").size == (96, 72)
+    assert PILImage.open(tmp_path / "inpaint.png").size == (32, 24)
+
+
+def test_methods_json(cli):
+    result = cli("methods", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert all({"task", "name", "kind", "default"} <= set(row) for row in rows)
+    assert {row["kind"] for row in rows} <= {"classical", "learned"}
+    assert {row["task"] for row in rows if row["default"]} == {"denoise", "upscale", "inpaint", "deblur"}
+    assert "bm3d" in cli("methods").stdout
+
+
+def test_metrics_files_and_folders(cli_inline, image_dir, tmp_path):
+    assert cli_inline("degrade", image_dir, "-o", "noisy", "--noise", "gaussian:20").returncode == 0
+    single = cli_inline("metrics", image_dir / "astronaut.png", "noisy/astronaut.png", "--json")
+    assert single.returncode == 0, single.stderr
+    report = json.loads(single.stdout)
+    assert report["images"] == 1 and 20 < report["mean"]["psnr"] < 25 and 0 < report["mean"]["ssim"] < 1
+    folders = json.loads(cli_inline("metrics", image_dir, "noisy", "--json", "--y", "--crop", "2").stdout)
+    assert [p["b"] for p in folders["pairs"]] == ["noisy/astronaut.png", "noisy/sub/camera.png"]
+    assert folders["mean"]["psnr"] == sum(p["psnr"] for p in folders["pairs"]) / 2
+    table = cli_inline("metrics", image_dir, "noisy")
+    assert "mean of 2" in table.stdout
+    mismatched = cli_inline("metrics", image_dir / "astronaut.png", image_dir / "sub" / "camera.png")
+    assert_one_line_error(mismatched, "astronaut.png", "differ")
+
+
+def test_bench_json(cli, image_dir):
+    result = cli("bench", "denoise", "--data", image_dir, "--sigma", "15,25", "--methods", "nlm", "--limit", "1",
+                 "--format", "json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert [(r["method"], r["setting"]) for r in rows] == [("input", "sigma=15"), ("input", "sigma=25"),
+                                                          ("nlm", "sigma=15"), ("nlm", "sigma=25")]
+    assert all(list(r) == ["task", "method", "dataset", "setting", "psnr", "ssim", "seconds_per_image", "mp_per_s",
+                           "images"] for r in rows)
+    assert all(r["images"] == 1 for r in rows)
+    assert_one_line_error(cli("bench", "denoise", "--data", image_dir, "--sigma", "a,b"), "sigma")
