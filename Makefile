@@ -23,7 +23,9 @@ test: .venv
 
 # Regenerates the tables between <!-- bench:NAME --> markers in README.md (exact rows: out/bench/*.json)
 bench: .venv
-	.venv/bin/restora bench denoise --data $(RESTORA_DATA)/denoise/gray/set12 --methods nlm,bm3d \
+	.venv/bin/restora bench denoise --data $(RESTORA_DATA)/denoise/gray/set12 --methods nlm,bm3d,unet-denoiser \
 		--sigma 15,25,50 --format json --out out/bench/denoise-set12.json --readme README.md
+	.venv/bin/restora bench denoise --data $(RESTORA_DATA)/denoise/color/mcmaster --methods nlm,bm3d,unet-denoiser \
+		--sigma 15,25,50 --format json --out out/bench/denoise-mcmaster.json --readme README.md
 	.venv/bin/restora bench upscale --data $(RESTORA_DATA)/sr/set5 --methods bicubic,lanczos \
 		--scale 2,3,4 --format json --out out/bench/upscale-set5.json --readme README.md

@@ -137,3 +137,29 @@ def test_bench_json(cli, image_dir):
                            "images"] for r in rows)
     assert all(r["images"] == 1 for r in rows)
     assert_one_line_error(cli("bench", "denoise", "--data", image_dir, "--sigma", "a,b"), "sigma")
+
+
+def test_every_command_is_listed(cli):
+    out = cli("--help")
+    for command in ("denoise", "upscale", "inpaint", "deblur", "degrade", "metrics", "bench", "methods", "train",
+                    "models", "serve"):
+        assert command in out.stdout, command
+
+
+def test_train_through_the_cli_and_resume(cli, image_dir, tmp_path):
+    recipe = tmp_path / "tiny.yaml"
+    recipe.write_text(f"""
+net: {{name: ffdnet, args: {{channels: 1, depth: 3, width: 8}}}}
+data: {{train: {image_dir}, patch: 24, batch: 4}}
+degradation: {{kind: noise, sigma: [5, 50]}}
+train: {{steps: 6, log_every: 3, val_every: 6, checkpoint_every: 3}}
+""")
+    first = cli("train", recipe, "--out", "run", "--quiet", "--set", "train.steps=3")
+    assert first.returncode == 0, first.stderr
+    again = cli("train", recipe, "--out", "run", "--quiet")
+    assert_one_line_error(again, "--resume")
+    resumed = cli("train", recipe, "--out", "run", "--quiet", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "'step': 6" in resumed.stdout
+    assert (tmp_path / "run" / "model.safetensors").is_file()
+    assert cli("models", "--json").returncode == 0
