@@ -2,9 +2,9 @@
 
 ``python -m restora.zoo.ship RUN_DIR --name NAME --method METHOD --summary TEXT`` copies
 RUN_DIR/model.safetensors to zoo/weights/NAME.safetensors, (re)writes its models.json entry and
-the card zoo/cards/NAME.md from the run's recipe and log (data, recipe, steps, wall time,
-validation curve and final validation PSNR/SSIM). Benchmark tables are appended to the card by
-hand from ``restora bench`` output, with the command that produced them.
+the card zoo/cards/NAME.md from the run's recipe and log (data, recipe, steps, training time,
+the command that reproduces it, validation curve and best validation PSNR/SSIM). The benchmark
+tables beside the classical methods are in the README, made by ``make bench``.
 """
 from __future__ import annotations
 
@@ -63,7 +63,10 @@ def _card(entry: dict, recipe: dict, rows: list[dict], recipe_file: str) -> str:
         f"| steps | {rows[-1]['step'] if rows else '?'} |",
         f"| training time | {seconds / 3600:.2f} h of optimisation steps (validation excluded), one torch thread on a "
         f"{os.cpu_count()}-core {platform.machine()} CPU (the two shipped denoisers trained side by side) |",
-        f"| validation | `{data.get('val')}`, best at step {best.get('step', '?')} |", "",
+        f"| validation | `{data.get('val')}`, best at step {best.get('step', '?')} |",
+        f"| reproduce | `OMP_NUM_THREADS=1 restora train {recipe_file} --out runs/{entry['name']}`; the figures "
+        f"below are that run's `log.csv` validation rows; benchmark tables beside the classical methods: "
+        f"`make bench` (README) |", "",
         "## Validation during training (restora's engine, REFERENCE.md protocol: unclipped Gaussian noise, "
         "seed = image index, full-image PSNR on 8-bit output)", "",
         "| setting | PSNR (dB) | SSIM |", "|---|---|---|",
