@@ -4,7 +4,7 @@ TORCH := torch==2.13.0
 RESTORA_DATA ?= ../shared/data
 STAMP := .venv/.installed
 
-.PHONY: .venv demo test bench
+.PHONY: .venv demo test bench bench-denoise bench-upscale
 
 # torch first (the local CPU build), then restora with torch pinned so nothing pulls another one
 .venv: $(STAMP)
@@ -22,10 +22,15 @@ test: .venv
 	.venv/bin/pytest -q
 
 # Regenerates the tables between <!-- bench:NAME --> markers in README.md (exact rows: out/bench/*.json)
-bench: .venv
+bench: bench-denoise bench-upscale
+
+bench-denoise: .venv
 	.venv/bin/restora bench denoise --data $(RESTORA_DATA)/denoise/gray/set12 --methods nlm,bm3d,unet-denoiser \
 		--sigma 15,25,50 --format json --out out/bench/denoise-set12.json --readme README.md
 	.venv/bin/restora bench denoise --data $(RESTORA_DATA)/denoise/color/mcmaster --methods nlm,bm3d,unet-denoiser \
 		--sigma 15,25,50 --format json --out out/bench/denoise-mcmaster.json --readme README.md
-	.venv/bin/restora bench upscale --data $(RESTORA_DATA)/sr/set5 --methods bicubic,lanczos \
+
+bench-upscale: .venv
+	.venv/bin/restora bench upscale --data $(RESTORA_DATA)/sr/set5 \
+		--methods bicubic,lanczos,srcnn-915,srcnn-955,fsrcnn,espcn,compact-sr \
 		--scale 2,3,4 --format json --out out/bench/upscale-set5.json --readme README.md

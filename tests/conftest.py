@@ -35,9 +35,14 @@ def astronaut() -> torch.Tensor:
     return to_tensor(skdata.astronaut()[30:126, 170:266])
 
 
+def shared_data() -> Path:
+    """The shared data folder: ``$RESTORA_DATA``, default ``<repo>/../shared/data`` (may be absent)."""
+    return Path(os.environ.get("RESTORA_DATA", REPO.parent / "shared" / "data"))
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    path = Path(os.environ.get("RESTORA_DATA", REPO.parent / "shared" / "data"))
+    path = shared_data()
     if not path.is_dir():
         pytest.skip(f"shared data folder {path} absent (set RESTORA_DATA)")
     return path
@@ -96,3 +101,62 @@ def read_u8(path: Path) -> np.ndarray:
     with PILImage.open(path) as im:
         return np.asarray(im).copy()
 
+
+
+@pytest.fixture
+def temp_zoo(tmp_path: Path, monkeypatch):
+    """temp_zoo(entries) -> folder: a model zoo holding only ``entries`` replaces the shipped one for
+    the test, and the methods registered from a zoo come from it alone. Each entry is a models.json
+    dict (name, task, method, file, arch, channels, scale, priority, ...) plus ``net`` (the module
+    saved with restora.zoo.save_weights) and ``kwargs`` (its build arguments)."""
+    import json
+
+    import restora.zoo as zoo
+    from restora.methods import base, learned
+
+    def make(entries: list[dict]) -> Path:
+        root = tmp_path / "zoo"
+        (root / "weights").mkdir(parents=True)
+        index = []
+        for entry in entries:
+            entry = dict(entry)
+            zoo.save_weights(entry.pop("net"), root / "weights" / entry["file"], entry["arch"], entry.pop("kwargs"))
+            index.append(entry)
+        (root / "models.json").write_text(json.dumps(index))
+        monkeypatch.setattr(zoo, "ZOO_DIR", root)
+        zoo.shipped_models.cache_clear()
+        zoo.load_shipped.cache_clear()
+        base._load_all()
+        unzooed = {k: c for k, c in base._REGISTRY.items() if not issubclass(c, learned.LearnedMixin)}
+        monkeypatch.setattr(base, "_REGISTRY", unzooed)
+        learned._register_zoo()
+        return root
+
+    yield make
+    zoo.shipped_models.cache_clear()
+    zoo.load_shipped.cache_clear()
+
+
+def tiny_sr_entries(method: str = "tiny-sr", priority: int = 10) -> list[dict]:
+    """temp_zoo entries: an x2, x3 and x4 compact-sr (width 8, one block) whose detail layer is
+    random (seeded), so it differs from its bicubic base."""
+    from restora.nets import build_net
+
+    entries = []
+    for scale in (2, 3, 4):
+        kwargs = {"scale": scale, "channels": 1, "width": 8, "blocks": 1}
+        torch.manual_seed(scale)
+        net = build_net("compact-sr", **kwargs)
+        torch.nn.init.normal_(net.up[0].weight, std=0.02)
+        entries.append({"name": f"{method}-x{scale}", "task": "upscale", "method": method,
+                        "file": f"{method}-x{scale}.safetensors", "card": f"{method}-x{scale}.md",
+                        "arch": "compact-sr", "channels": 1, "scale": scale, "priority": priority,
+                        "summary": "tiny test model", "net": net, "kwargs": kwargs})
+    return entries
+
+
+@pytest.fixture
+def tiny_sr(temp_zoo) -> str:
+    """A temporary zoo whose only learned method is the upscaler 'tiny-sr' (tiny_sr_entries)."""
+    temp_zoo(tiny_sr_entries())
+    return "tiny-sr"

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import json
 
+import torch
 from conftest import read_u8
 from PIL import Image as PILImage
 
-from restora.degrade import gaussian_noise
+from restora.degrade import gaussian_noise, imresize
 from restora.io import Image, read_image, write_image
+from restora.methods import get_method
 from restora.metrics import psnr
 
 
@@ -163,3 +165,27 @@ train: {{steps: 6, log_every: 3, val_every: 6, checkpoint_every: 3}}
     assert "'step': 6" in resumed.stdout
     assert (tmp_path / "run" / "model.safetensors").is_file()
     assert cli("models", "--json").returncode == 0
+
+
+def test_upscale_keeps_mode_alpha_and_bit_depth(cli_inline, tiny_sr, image_dir, tmp_path):
+    # no --method: the best learned upscaler (here the temporary zoo's tiny-sr) is the default
+    assert cli_inline("upscale", image_dir, "-o", "big", "--scale", "2").returncode == 0
+    assert read_u8(tmp_path / "big" / "sub" / "camera.png").shape == (80, 80)  # gray stays gray
+    colour = read_image(tmp_path / "big" / "astronaut.png")
+    assert colour.channels == 3 and colour.size == (96, 128)
+    expected = get_method("upscale", tiny_sr)(read_image(image_dir / "astronaut.png"), scale=2)
+    assert (colour.data - expected.data).abs().max() <= 0.5 / 255 + 1e-6
+
+    ramp = torch.linspace(0, 1, 64).expand(1, 48, 64).contiguous()
+    rgba = read_image(image_dir / "astronaut.png").data
+    write_image(Image(data=rgba, alpha=ramp, bits=16), tmp_path / "rgba16.png")
+    write_image(Image(data=rgba.mean(0, keepdim=True), bits=16), tmp_path / "gray16.png")
+    for name in ("rgba16", "gray16"):
+        assert cli_inline("upscale", f"{name}.png", "-o", f"{name}-x3.png", "--scale", "3").returncode == 0
+    out = read_image(tmp_path / "rgba16-x3.png")
+    assert out.bits == 16 and out.channels == 3 and out.size == (144, 192)
+    alpha = imresize(read_image(tmp_path / "rgba16.png").alpha, 3).clamp(0, 1)
+    assert (out.alpha - alpha).abs().max() <= 0.5 / 65535 + 1e-7  # alpha kept, resized by MATLAB bicubic
+    assert ((out.data * 65535).round() % 257 != 0).any()  # 16-bit precision, not 8 bits widened
+    gray = read_image(tmp_path / "gray16-x3.png")
+    assert gray.bits == 16 and gray.channels == 1 and gray.alpha is None and gray.size == (144, 192)

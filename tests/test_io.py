@@ -181,3 +181,14 @@ def test_image_tensor_contract():
     image = Image.from_array(RGB)
     assert image.data.dtype == torch.float32 and image.data.shape == (3, 64, 80)
     assert 0 <= image.data.min() and image.data.max() <= 1
+
+
+def test_outputs_get_the_umask_permissions_not_private_ones(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        path = write_image(Image(torch.rand(3, 8, 8)), tmp_path / "out.png")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644

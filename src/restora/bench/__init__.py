@@ -94,16 +94,18 @@ def setting_label(task: str, setting: Any) -> str:
     return f"x{setting}" if task == "upscale" else str(setting)
 
 
-def bench_images(task: str, data: Path, setting: Any, limit: int | None = None) -> list[Path]:
+def bench_images(task: str, data: Path, setting: Any, limit: int | None = None, offset: int = 0) -> list[Path]:
     """The reference images for one setting: ``data/image_SRF_s/*_HR.png`` for upscale in the Set5
-    layout, otherwise every image under ``data`` (sorted); the first ``limit`` of them."""
+    layout, otherwise every image under ``data`` (sorted); ``limit`` of them after skipping ``offset``."""
     if task == "upscale" and any(data.glob("image_SRF_*")):
         paths = sorted((data / f"image_SRF_{setting}").glob("*_HR.png"))
         if not paths:
             raise RestoraError(f"{data}: no image_SRF_{setting}/*_HR.png for scale {setting}")
     else:
         paths = [path for path, _ in list_images([data])]
-    return paths[:limit]
+    if offset >= len(paths):
+        raise RestoraError(f"{data}: offset {offset} skips all {len(paths)} images")
+    return paths[offset:][:limit]
 
 
 @dataclass
@@ -121,13 +123,15 @@ class _Tally:
 
 
 def run_bench(task: str, data: str | Path, settings: list | None = None, methods: list[str] | None = None,
-              seed: int = 0, limit: int | None = None, progress: Callable[[int, int], None] | None = None,
+              seed: int = 0, limit: int | None = None, offset: int = 0,
+              progress: Callable[[int, int], None] | None = None,
               log: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
     """Benchmark ``methods`` (default: all of the task's) on the images in ``data``.
 
     settings: sigmas (denoise), integer scales (upscale), mask kinds (inpaint) or kernel specs
-    (deblur); defaults in :data:`DEFAULT_SETTINGS`. Each method runs once untimed before it is
-    timed. ``progress(done, total)`` is called after each restored image; a method that refuses a
+    (deblur); defaults in :data:`DEFAULT_SETTINGS`. ``offset`` and ``limit`` select images (e.g. a
+    held-out tail of a training folder). Each method runs once untimed before it is timed.
+    ``progress(done, total)`` is called after each restored image; a method that refuses a
     setting (RestoraError) is skipped there with a ``log`` line.
     Returns one row per method and setting, the ``input`` baseline first.
     """
@@ -137,7 +141,8 @@ def run_bench(task: str, data: str | Path, settings: list | None = None, methods
     if not data.is_dir():
         raise RestoraError(f"{data}: no such folder")
     restorers = [get_method(task, name) for name in methods or [m["name"] for m in list_methods(task)]]
-    plan = [(setting, bench_images(task, data, setting, limit)) for setting in settings or DEFAULT_SETTINGS[task]]
+    plan = [(setting, bench_images(task, data, setting, limit, offset))
+            for setting in settings or DEFAULT_SETTINGS[task]]
     total, done = sum(len(paths) for _, paths in plan) * len(restorers), 0
     tallies: dict[tuple[str, str], _Tally] = {}
     cache: dict[Path, torch.Tensor] = {}

@@ -110,7 +110,9 @@ def bench(task: Annotated[str, typer.Argument(help="denoise, upscale, inpaint or
                                                          "<!-- bench:TASK-DATASET --> and <!-- /bench:TASK-DATASET "
                                                          "--> in this file.", show_default=False)] = None,
           limit: Annotated[Optional[int], typer.Option(help="Use only the first N images.", min=1,
-                                                       show_default=False)] = None) -> None:
+                                                       show_default=False)] = None,
+          offset: Annotated[int, typer.Option(help="Skip the first N images (sorted by path), e.g. a training "
+                                              "folder's held-out tail.", min=0)] = 0) -> None:
     """Benchmark methods on a folder of clean images, by the task's published protocol.
 
     Every image of --data is degraded, restored by each method and compared with the original;
@@ -127,7 +129,7 @@ def bench(task: Annotated[str, typer.Argument(help="denoise, upscale, inpaint or
     with make_progress() as progress:
         bar = progress.add_task(f"bench {task}", total=None)
         rows = run_bench(task, data, settings[task](), parse_list(methods, str, "method") if methods else None,
-                         seed=seed, limit=limit, log=note,
+                         seed=seed, limit=limit, offset=offset, log=note,
                          progress=lambda done, total: progress.update(bar, completed=done, total=total))
     report = format_rows(rows, fmt)
     if out:

@@ -14,6 +14,7 @@ from restora.degrade import kernel_from_spec, make_mask
 from restora.io import Image
 from restora.io.image import DEFAULT_MAX_PIXELS
 from restora.methods import TASKS, estimate_sigma, get_method, list_methods
+from restora.methods.learned import SCALE_POLICY
 
 Method = Annotated[Optional[str], typer.Option("--method", "-m", help="Method name (see `restora methods`); "
                                                "the task's default when omitted.", show_default=False)]
@@ -51,10 +52,15 @@ def denoise(inputs: Inputs, out: Output,
 
 @app.command()
 def upscale(inputs: Inputs, out: Output,
-            scale: Annotated[float, typer.Option(help="Scale factor.")] = 2.0,
+            scale: Annotated[float, typer.Option(help="Scale factor, 1 to 16. " + SCALE_POLICY)] = 2.0,
             method: Method = None, opt: Opts = None, overwrite: Overwrite = False,
             skip_existing: SkipExisting = False, max_pixels: MaxPixels = DEFAULT_MAX_PIXELS) -> None:
-    """Increase resolution (super-resolution)."""
+    """Increase resolution (super-resolution).
+
+    The default method is the best shipped super-resolution model (MATLAB bicubic when none is
+    shipped). Learned models work on the BT.601 luma; the chroma and any alpha channel are
+    upscaled by MATLAB bicubic. Gray stays gray, 16-bit input gives 16-bit output.
+    """
     _restore("upscale", inputs, out, method, opt, overwrite, skip_existing, max_pixels, lambda _: {"scale": scale})
 
 

@@ -44,6 +44,11 @@ def _weights(in_len: int, out_len: int, scale: float, antialias: bool) -> torch.
     return matrix
 
 
+def scaled_size(size: tuple[int, int], scale: float) -> tuple[int, int]:
+    """(H, W) -> MATLAB's output size for ``scale``: each side ceil(side * scale)."""
+    return math.ceil(size[0] * scale - 1e-9), math.ceil(size[1] * scale - 1e-9)
+
+
 def imresize(x: torch.Tensor, scale: float | None = None, size: tuple[int, int] | None = None,
              antialias: bool = True) -> torch.Tensor:
     """Resize (C, H, W) or (N, C, H, W) like MATLAB ``imresize(x, scale, 'bicubic')``.
@@ -55,7 +60,7 @@ def imresize(x: torch.Tensor, scale: float | None = None, size: tuple[int, int] 
     if size is None:
         if scale is None or not 0 < scale <= 64:
             raise RestoraError(f"resize scale {scale} must be in (0, 64]")
-        size = (math.ceil(h * scale - 1e-9), math.ceil(w * scale - 1e-9))
+        size = scaled_size((h, w), scale)
         scales = (scale, scale)
     else:
         scales = (size[0] / h, size[1] / w)

@@ -179,11 +179,18 @@ def write_image(image: Image, path: str | os.PathLike, overwrite: bool = False, 
             elif fmt == "WEBP":
                 kwargs["quality"] = quality
             pil.save(tmp, format=fmt, **kwargs)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes the file private; outputs get normal permissions
         os.replace(tmp, path)
     except Exception:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _write_16bit_colour(image: Image, tmp: str, fmt: str) -> None:

@@ -99,6 +99,7 @@ def register(cls: type[Restorer]) -> type[Restorer]:
 def _load_all() -> None:
     import restora.methods.classical  # noqa: F401  (registers on import)
     import restora.methods.learned  # noqa: F401
+    import restora.methods.gan_prior  # noqa: F401
 
 
 def list_methods(task: str | None = None) -> list[dict[str, Any]]:

@@ -2,16 +2,22 @@
 
 Each zoo entry names its ``method``; a method groups the weights that differ only in what input
 they serve (gray or colour, a scale), and picks the right one per image. Inference runs in
-overlapping tiles (bounded memory, no seams) and optionally as the x8 ensemble.
+overlapping tiles (bounded memory, no seams) and optionally as the x8 ensemble. Upscalers are
+luma models: see :class:`LearnedUpscaler` and SCALE_POLICY for scales without a model.
 """
 from __future__ import annotations
 
+from itertools import combinations_with_replacement, count
+from math import prod
 from typing import Any
 
 import torch
 
+from restora.color import rgb_to_ycbcr, ycbcr_to_rgb
+from restora.degrade import imresize
+from restora.degrade.resize import scaled_size
 from restora.methods.base import Option, register
-from restora.methods.tasks import Denoiser
+from restora.methods.tasks import Denoiser, Upscaler
 from restora.methods.tiling import run_ensemble, run_tiled
 from restora.zoo import load_shipped, shipped_models
 
@@ -38,6 +44,13 @@ class LearnedMixin:
         return y[0].clamp(0, 1)
 
 
+def channels_last(net: torch.nn.Module):
+    """``net`` as a function of a batch, weights and input in channels-last memory (convolutions run
+    1.3-1.8x faster on a CPU)."""
+    net = net.to(memory_format=torch.channels_last)
+    return lambda t, *args: net(t.contiguous(memory_format=torch.channels_last), *args)
+
+
 class LearnedDenoiser(LearnedMixin, Denoiser):
     options = RUN_OPTIONS
 
@@ -46,17 +59,56 @@ class LearnedDenoiser(LearnedMixin, Denoiser):
         channels = x.shape[0]
         colour = [e for e in self.entries if e["channels"] == channels]
         entry = colour[0] if colour else self.entries[0]
-        net = load_shipped(entry["name"])
+        net = channels_last(load_shipped(entry["name"]))
         level = torch.tensor([sigma / 255])
         x_in = x if entry["channels"] == channels else x.mean(0, keepdim=True).expand(entry["channels"], -1, -1)
-
-        def fn(t):
-            return net(t.contiguous(memory_format=torch.channels_last), level)
-        y = self.run(fn, x_in, 1, tile, overlap, ensemble)
+        y = self.run(lambda t: net(t, level), x_in, 1, tile, overlap, ensemble)
         return y if y.shape[0] == channels else y.mean(0, keepdim=True)
 
 
-_BASES = {"denoise": LearnedDenoiser}
+SCALE_POLICY = ("A learned upscaler runs its x2, x3 or x4 model directly. Any other scale is served by the "
+                "fewest model passes whose product reaches it (the smallest such product, smaller factors "
+                "first), then a MATLAB-bicubic resize to the exact size: 1.5 = x2 then resize, 2.5 = x3 then "
+                "resize, 6 = x2 then x3, 8 = x2 then x4, 5 = x2, x3 then resize.")
+
+
+def model_passes(scale: float, available: list[int]) -> tuple[int, ...]:
+    """The model scales run for ``scale``, in order (see SCALE_POLICY); () for scale 1."""
+    if scale <= 1 + 1e-9:
+        return ()
+    for n in count(1):
+        reaching = [c for c in combinations_with_replacement(sorted(available), n) if prod(c) >= scale - 1e-9]
+        if reaching:
+            return min(reaching, key=prod)
+
+
+class LearnedUpscaler(LearnedMixin, Upscaler):
+    __doc__ = ("Super-resolution of the luma: RGB -> BT.601 YCbCr (restora.color), the Y channel "
+               "through the model(s), Cb/Cr by MATLAB bicubic, back to RGB. Gray input is treated as "
+               "R = G = B (neutral chroma) and returned as one channel. " + SCALE_POLICY)
+    options = RUN_OPTIONS
+
+    @torch.no_grad()
+    def upscale(self, x, scale, tile=512, overlap=32, ensemble=False):
+        """x (C, H, W) in [0, 1], C = 1 or 3 -> (C, ceil(H*scale), ceil(W*scale)) in [0, 1]."""
+        ycbcr = rgb_to_ycbcr(x.expand(3, -1, -1))
+        luma = self.upscale_luma(ycbcr[:1], scale, tile, overlap, ensemble)
+        size = luma.shape[1:]
+        # gray input has constant neutral chroma: nothing to resize
+        chroma = imresize(ycbcr[1:], size=size) if x.shape[0] == 3 else ycbcr[1:, :1, :1].expand(-1, *size)
+        rgb = ycbcr_to_rgb(torch.cat([luma, chroma])).clamp(0, 1)
+        return rgb if x.shape[0] == 3 else rgb[:1]
+
+    def upscale_luma(self, y: torch.Tensor, scale: float, tile: int, overlap: int, ensemble: bool) -> torch.Tensor:
+        """Y (1, H, W) in [16, 235]/255 -> (1, ceil(H*scale), ceil(W*scale)) by the model passes."""
+        by_scale = {int(e["scale"]): e["name"] for e in self.entries}
+        size = scaled_size(tuple(y.shape[1:]), scale)
+        for s in model_passes(scale, list(by_scale)):
+            y = self.run(channels_last(load_shipped(by_scale[s])), y, s, tile, overlap, ensemble)
+        return y if tuple(y.shape[1:]) == size else imresize(y, size=size)
+
+
+_BASES = {"denoise": LearnedDenoiser, "upscale": LearnedUpscaler}
 
 
 def _register_zoo() -> None:
@@ -69,7 +121,7 @@ def _register_zoo() -> None:
         first = entries[0]
         register(type(method, (_BASES[task],), {
             "name": method, "entries": tuple(entries), "summary": first.get("summary", ""),
-            "priority": int(first.get("priority", 10))}))
+            "priority": max(int(e.get("priority", 10)) for e in entries)}))
 
 
 _register_zoo()

@@ -9,14 +9,13 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from restora.color import rgb_to_ycbcr
 from restora.errors import RestoraError
-
-_Y_WEIGHTS = torch.tensor([65.481, 128.553, 24.966], dtype=torch.float64)
 
 
 def to_y(x: torch.Tensor) -> torch.Tensor:
-    """RGB (3, H, W) in [0, 1] -> Y (1, H, W) in [16, 235] / 255 (ITU-R BT.601)."""
-    return ((16 + torch.einsum("c,chw->hw", _Y_WEIGHTS, x.double())) / 255)[None]
+    """RGB (3, H, W) in [0, 1] -> Y (1, H, W) float64 in [16, 235] / 255 (ITU-R BT.601)."""
+    return rgb_to_ycbcr(x.double(), luma_only=True)
 
 
 def _prepare(a: torch.Tensor, b: torch.Tensor, y: bool, crop: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -31,7 +31,7 @@ def build_net(name: str, **kwargs) -> nn.Module:
 
 
 def _load_all() -> None:
-    from restora.nets import denoise  # noqa: F401
+    from restora.nets import autoencoders, denoise, gan, sr  # noqa: F401
 
 
 __all__ = ["NETS", "register_net", "build_net"]

@@ -5,13 +5,17 @@ Sampling uses an explicit torch.Generator so a resumed run draws exactly the sam
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+from typing import Iterator
 
 import torch
 import torch.nn.functional as F
 
 from restora.errors import RestoraError
 from restora.io import list_images, read_image
+from restora.io.idx import is_idx, read_digits
+from restora.metrics import to_y
 
 
 def resolve_data_path(path: str | Path) -> Path:
@@ -21,23 +25,60 @@ def resolve_data_path(path: str | Path) -> Path:
     return Path(text.replace("$RESTORA_DATA", root))
 
 
-class ImageCache:
-    """All images of a folder as uint8 tensors (C, H, W), C = 1 (``gray``) or 3."""
+COLOR_MODES = ("gray", "rgb", "y")
 
-    def __init__(self, folder: str | Path, gray: bool, limit: int | None = None, min_side: int = 0):
-        folder = resolve_data_path(folder)
-        files = [p for p, _ in list_images([folder])][:limit]
-        self.images: list[torch.Tensor] = []
-        for path in files:
-            data = read_image(path).data
-            data = data.mean(0, keepdim=True) if gray and data.shape[0] == 3 else data
-            if not gray and data.shape[0] == 1:
-                data = data.expand(3, -1, -1)
-            if min(data.shape[1:]) >= min_side:
-                self.images.append((data * 255).round().to(torch.uint8))
+
+def to_color_mode(data: torch.Tensor, mode: str) -> torch.Tensor:
+    """(C, H, W) in [0, 1] -> ``gray`` (1 channel, channel mean), ``rgb`` (3) or ``y`` (1, BT.601
+    luma in [16, 235]/255, the super-resolution protocol)."""
+    if mode not in COLOR_MODES:
+        raise RestoraError(f"recipe: unknown color mode '{mode}' ({', '.join(COLOR_MODES)})")
+    if mode == "rgb":
+        return data.expand(3, -1, -1) if data.shape[0] == 1 else data
+    if mode == "y":
+        return to_y(data.expand(3, -1, -1)).float()
+    return data.mean(0, keepdim=True)
+
+
+_RANGE = re.compile(r"^(.*)\[(-?\d*):(-?\d*)\]$")
+
+
+def split_range(source: str | Path) -> tuple[Path, slice]:
+    """A data source ``PATH`` or ``PATH[start:stop]`` -> (resolved path, slice of its images in
+    order, Python style): ``$RESTORA_DATA/digits/mnist-test/t10k-images-idx3-ubyte.gz[8000:]`` is
+    the last 2,000 MNIST test digits."""
+    match = _RANGE.match(str(source))
+    if not match:
+        return resolve_data_path(source), slice(None)
+    path, start, stop = match.groups()
+    return resolve_data_path(path), slice(int(start) if start else None, int(stop) if stop else None)
+
+
+def read_source(source: str | Path, mode: str, limit: int | None = None
+                ) -> tuple[Iterator[torch.Tensor], torch.Tensor | None]:
+    """(images, labels) of a data source: every image file under a folder (sorted by path) or the
+    images of an idx file (MNIST format, see restora.io.idx), the range of split_range, then the
+    first ``limit``. images: float (C, H, W) in [0, 1] in a color mode, decoded lazily one at a
+    time; labels: (N,) int64 class labels of an idx file with a labels file beside it, else None."""
+    path, part = split_range(source)
+    if is_idx(path):
+        digits, labels = read_digits(path)
+        images = (to_color_mode(torch.from_numpy(d)[None].float() / 255, mode) for d in digits[part][:limit])
+        return images, None if labels is None else torch.from_numpy(labels[part][:limit]).long()
+    files = [p for p, _ in list_images([path])][part][:limit]
+    return (to_color_mode(read_image(f).data, mode) for f in files), None
+
+
+class ImageCache:
+    """All images of a data source (see read_source) as uint8 tensors (C, H, W) in a color mode
+    (see to_color_mode); ``labels``: their class labels (N,) int64 for an idx source, else None."""
+
+    def __init__(self, source: str | Path, mode: str, limit: int | None = None, min_side: int = 0):
+        images, self.labels = read_source(source, mode, limit)
+        self.images: list[torch.Tensor] = [(data * 255).round().to(torch.uint8) for data in images
+                                           if min(data.shape[1:]) >= min_side]
         if not self.images:
-            raise RestoraError(f"{folder}: no usable training images (need sides >= {min_side})")
-        self.names = [p.name for p in files]
+            raise RestoraError(f"{source}: no usable training images (need sides >= {min_side})")
 
     def __len__(self) -> int:
         return len(self.images)

@@ -150,12 +150,15 @@ class Trainer:
         sums: dict[str, float] = {}
         count, patches, started = 0, 0, time.perf_counter()
         bar = _progress(self.steps, self.step) if self.progress else None
+        after_step = getattr(self.objective, "after_step", None) if self.main else None
         try:
             while self.step < self.steps:
                 losses = self.objective.train_step(self.gen)
                 for s in self.schedulers.values():
                     s.step()
                 self.step += 1
+                if after_step:
+                    after_step(self.step, self.out)
                 patches += losses.pop("patches", 0)
                 for k, v in losses.items():
                     sums[k] = sums.get(k, 0.0) + v

@@ -3,8 +3,10 @@ logs, progress and distribution; an objective owns its networks, optimisers and 
 
 An objective has: ``modules`` (name -> nn.Module, all checkpointed), ``optimizers`` (name ->
 Optimizer, each given a scheduler by the engine), ``train_step(gen) -> dict of floats``,
-``validate() -> dict of floats`` (may be empty) and ``export(out_dir)``. Register new kinds in
-OBJECTIVES; recipes pick one with ``objective:`` (default ``restoration``).
+``validate() -> dict of floats`` (may be empty), ``export(out_dir)`` and optionally
+``after_step(step, out_dir)``, called on the writing rank after every step (e.g. to save samples
+at epoch ends). Register new kinds in OBJECTIVES; recipes pick one with ``objective:`` (default
+``restoration``).
 """
 from __future__ import annotations
 
@@ -17,10 +19,10 @@ import torch.nn.functional as F
 
 from restora.degrade import imresize
 from restora.errors import RestoraError
-from restora.io import list_images, read_image
+from restora.io import read_image
 from restora.metrics import psnr, ssim
 from restora.nets import build_net
-from restora.train.data import ImageCache, resolve_data_path, sample_patches
+from restora.train.data import ImageCache, read_source, resolve_data_path, sample_patches, to_color_mode
 from restora.train.recipe import require
 
 LOSSES = {
@@ -45,10 +47,23 @@ def make_optimizer(params, spec: dict[str, Any]) -> torch.optim.Optimizer:
     raise RestoraError(f"recipe: unknown optimizer '{name}' (adam, adamw, sgd, rmsprop)")
 
 
+def warm_start(net: nn.Module, path: Path) -> None:
+    """Copy every tensor of a weight file whose name and shape match ``net`` (``init:`` in a
+    recipe), e.g. an x3 super-resolver starting from the x2 one, all but its upsampler."""
+    from safetensors.torch import load_file
+
+    if not path.is_file():
+        raise RestoraError(f"recipe: init weights {path} do not exist")
+    own = net.state_dict()
+    matched = {k: v.float() for k, v in load_file(str(path)).items() if k in own and own[k].shape == v.shape}
+    if not matched:
+        raise RestoraError(f"recipe: init weights {path} share no tensor with this network")
+    net.load_state_dict(matched, strict=False)
+
+
 class Degradation:
     """On-the-fly damage for supervised pairs. ``kind: noise`` with ``sigma: 25`` or ``[0, 55]``
-    (per patch, uniform), or ``kind: downscale`` with ``scale: s`` (MATLAB bicubic, 8-bit LR;
-    ``upsample_input: true`` feeds the bicubic-upscaled LR, as SRCNN does)."""
+    (per patch, uniform), or ``kind: downscale`` with ``scale: s`` (MATLAB bicubic, 8-bit LR)."""
 
     def __init__(self, spec: dict[str, Any]):
         self.kind = require(spec, "kind", "degradation")
@@ -58,7 +73,6 @@ class Degradation:
             self.val_sigmas = [float(s) for s in spec.get("val_sigmas", [15, 25, 50])]
         elif self.kind == "downscale":
             self.scale = int(require(spec, "scale", "degradation"))
-            self.upsample_input = bool(spec.get("upsample_input", False))
         else:
             raise RestoraError(f"recipe: unknown degradation '{self.kind}' (noise, downscale)")
 
@@ -70,7 +84,7 @@ class Degradation:
             noisy = clean + torch.randn(clean.shape, generator=gen) * sigma.view(-1, 1, 1, 1)
             return (noisy, sigma), clean
         lr = (imresize(clean, 1 / self.scale).clamp(0, 1) * 255).round() / 255
-        return ((imresize(lr, self.scale),) if self.upsample_input else (lr,)), clean
+        return (lr,), clean
 
     def settings(self) -> list[str]:
         return [f"sigma{s:g}" for s in self.val_sigmas] if self.kind == "noise" else [f"x{self.scale}"]
@@ -96,13 +110,16 @@ class RestorationObjective:
         net_spec = require(recipe, "net", "")
         self.net = build_net(require(net_spec, "name", "net"), **net_spec.get("args", {})).to(device)
         self.net = self.net.to(memory_format=torch.channels_last)
+        if recipe.get("init"):
+            warm_start(self.net, resolve_data_path(recipe["init"]))
         self.channels = int(net_spec.get("args", {}).get("channels", 1))
         data = require(recipe, "data", "")
         self.patch = int(data.get("patch", 64))
         self.batch = int(data.get("batch", 16))
         self.flips = bool(data.get("flips", True))
         self.rescale = tuple(data["rescale"]) if data.get("rescale") else None
-        self.cache = ImageCache(require(data, "train", "data"), gray=self.channels == 1,
+        self.color = data.get("color", "gray" if self.channels == 1 else "rgb")
+        self.cache = ImageCache(require(data, "train", "data"), self.color,
                                 limit=data.get("limit"), min_side=self.patch)
         self.val_folder = data.get("val")
         self.val_limit = data.get("val_limit")
@@ -134,17 +151,17 @@ class RestorationObjective:
         if not self.val_folder:
             return {}
         folder = resolve_data_path(self.val_folder)
-        files = [p for p, _ in list_images([folder])][: self.val_limit]
+        images, _ = read_source(self.val_folder, self.color, self.val_limit)
         sr = self.degradation.kind == "downscale"
         if sr and (folder / f"image_SRF_{self.degradation.scale}").is_dir():
             files = sorted((folder / f"image_SRF_{self.degradation.scale}").glob("*_HR.png"))
+            images = (to_color_mode(read_image(path).data, self.color) for path in files)
+        images = list(images)
         self.net.eval()
         scores: dict[str, float] = {}
         for setting in self.degradation.settings():
             p, s = [], []
-            for i, path in enumerate(files):
-                clean = read_image(path).data
-                clean = clean.mean(0, keepdim=True) if self.channels == 1 and clean.shape[0] == 3 else clean
+            for i, clean in enumerate(images):
                 inputs, target = self.degradation.validation_pair(clean, setting, seed=i)
                 out = self.forward(self.net, inputs)[0].float().cpu().clamp(0, 1)
                 crop = self.degradation.scale if sr else 0
@@ -163,4 +180,7 @@ class RestorationObjective:
                      {"task": recipe.get("task", ""), **extra})
 
 
-OBJECTIVES = {"restoration": RestorationObjective}
+from restora.train.gan import GANObjective  # noqa: E402  (after make_optimizer, which it imports)
+from restora.train.vae import VAEObjective  # noqa: E402  (likewise)
+
+OBJECTIVES = {"restoration": RestorationObjective, "gan": GANObjective, "vae": VAEObjective}

@@ -13,7 +13,8 @@ def plot_curves(rows: list[dict[str, Any]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     skip = {"step", "seconds", "lr", "patches_per_s"}
-    loss_keys = [k for k in rows[0] if k not in skip and not k.startswith(("psnr", "ssim"))]
+    # every logged loss, validation losses (logged at validation steps only) included
+    loss_keys = list(dict.fromkeys(k for r in rows for k in r if k not in skip and not k.startswith(("psnr", "ssim"))))
     val_keys = sorted({k for r in rows for k in r if k.startswith("psnr_") and r[k] not in ("", None)})
     fig, axes = plt.subplots(1, 2 if val_keys else 1, figsize=(11 if val_keys else 6, 4), squeeze=False)
     ax = axes[0][0]

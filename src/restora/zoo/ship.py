@@ -1,10 +1,14 @@
 """Put a finished training run into the package: weights, index entry, model card.
 
 ``python -m restora.zoo.ship RUN_DIR --name NAME --method METHOD --summary TEXT`` copies
-RUN_DIR/model.safetensors to zoo/weights/NAME.safetensors, (re)writes its models.json entry and
-the card zoo/cards/NAME.md from the run's recipe and log (data, recipe, steps, training time,
-the command that reproduces it, validation curve and best validation PSNR/SSIM). The benchmark
-tables beside the classical methods are in the README, made by ``make bench``.
+RUN_DIR/model.safetensors (or ``--weights FILE``, e.g. a GAN run's discriminator.safetensors) to
+zoo/weights/NAME.safetensors, (re)writes its models.json entry (task and architecture from the
+weight file's metadata) and the card zoo/cards/NAME.md from the run's recipe and log (data,
+recipe, steps, training time, the command that reproduces it, validation curve and best
+validation PSNR/SSIM; for a VAE (``objective: vae``) the held-out ELBO instead; for a GAN
+(``objective: gan``) the losses per epoch; ``--notes FILE`` appends a Markdown section, e.g. a
+comparison of runs). The benchmark tables beside the classical methods are in the README, made
+by ``make bench`` (``--benchmark`` names another command).
 """
 from __future__ import annotations
 
@@ -18,20 +22,28 @@ from pathlib import Path
 
 import yaml
 
-from restora.zoo import ZOO_DIR, load_net
+from restora.zoo import ZOO_DIR, load_net, read_metadata
 
 
-def ship(run: Path, name: str, method: str, summary: str, priority: int, recipe_file: str) -> Path:
+SHARING = "sharing it with one other training run"
+BENCHMARK = "`make bench` (README)"
+
+
+def ship(run: Path, name: str, method: str, summary: str, priority: int, recipe_file: str,
+         sharing: str = SHARING, benchmark: str = BENCHMARK, weights_file: str = "model.safetensors",
+         notes: Path | None = None) -> Path:
     recipe = yaml.safe_load((run / "recipe.yaml").read_text())
     with (run / "log.csv").open() as f:
         rows = list(csv.DictReader(f))
     weights = ZOO_DIR / "weights" / f"{name}.safetensors"
     weights.parent.mkdir(exist_ok=True)
-    shutil.copyfile(run / "model.safetensors", weights)
+    shutil.copyfile(run / weights_file, weights)
     net = load_net(weights)
-    args = recipe["net"].get("args", {})
-    entry = {"name": name, "task": recipe.get("task", "denoise"), "method": method, "file": weights.name,
-             "card": f"{name}.md", "arch": recipe["net"]["name"], "channels": int(args.get("channels", 1)),
+    meta = read_metadata(weights)
+    args = {**recipe["net"].get("args", {}), **json.loads(meta["kwargs"])}
+    entry = {"name": name, "task": meta.get("task") or recipe.get("task", "denoise"), "method": method,
+             "file": weights.name, "card": f"{name}.md", "arch": meta["arch"],
+             "channels": int(args.get("channels", 1)),
              "params": sum(p.numel() for p in net.parameters()), "summary": summary, "priority": priority}
     if recipe.get("degradation", {}).get("kind") == "downscale":
         entry["scale"] = int(recipe["degradation"]["scale"])
@@ -41,34 +53,38 @@ def ship(run: Path, name: str, method: str, summary: str, priority: int, recipe_
     index_path.write_text(json.dumps(sorted(index, key=lambda e: e["name"]), indent=1) + "\n")
     (ZOO_DIR / "cards").mkdir(exist_ok=True)
     card = ZOO_DIR / "cards" / f"{name}.md"
-    card.write_text(_card(entry, recipe, rows, recipe_file))
+    write = {"vae": _vae_card, "gan": _gan_card}.get(recipe.get("objective"), _card)
+    text = write(entry, recipe, rows, recipe_file, sharing, benchmark)
+    card.write_text(text + ("\n" + notes.read_text() if notes else ""))
     return card
 
 
-def _card(entry: dict, recipe: dict, rows: list[dict], recipe_file: str) -> str:
+_NOISE_PROTOCOL = "unclipped Gaussian noise, seed = image index, full-image PSNR on 8-bit output"
+_PROTOCOLS = {
+    "denoise": _NOISE_PROTOCOL,
+    "denoise-digits": _NOISE_PROTOCOL,
+    "upscale": "LR by MATLAB-compatible bicubic, 8-bit; PSNR/SSIM on the BT.601 Y channel, border of `scale` "
+               "pixels cropped",
+}
+
+
+def _card(entry: dict, recipe: dict, rows: list[dict], recipe_file: str, sharing: str, benchmark: str) -> str:
     val_rows = [r for r in rows if r.get("psnr")]
     best = max(val_rows, key=lambda r: float(r["psnr"])) if val_rows else {}
     settings = sorted({k[5:] for k in best if k.startswith("psnr_")}, key=lambda s: float(s.strip("sigmax")))
-    seconds = _training_seconds(rows, int(recipe["data"].get("batch", 16)))
     data = recipe["data"]
+    augment = "8 flips/rotations" if data.get("flips", True) else "no flips"
     lines = [
-        f"# {entry['name']}", "",
-        f"{entry['summary']}", "",
-        "| | |", "|---|---|",
-        f"| architecture | `{entry['arch']}` {json.dumps(recipe['net'].get('args', {}))}, {entry['params'] / 1e3:.0f}K parameters |",
-        f"| task | {entry['task']} ({entry['channels']} channel{'s' if entry['channels'] > 1 else ''}) |",
-        f"| training data | `{data['train']}` ({data.get('patch')}x{data.get('patch')} patches, batch {data.get('batch')}, 8 flips/rotations) |",
+        *_head(entry, recipe),
+        f"| training data | `{data['train']}` ({data.get('patch')}x{data.get('patch')} patches, batch {data.get('batch')}, {augment}) |",
         f"| degradation | {json.dumps(recipe['degradation'])} |",
-        f"| recipe | `{recipe_file}` (loss {recipe.get('loss', 'l1')}, {json.dumps(recipe.get('optimizer', {}))}, schedule {json.dumps(recipe.get('schedule', {}))}) |",
-        f"| steps | {rows[-1]['step'] if rows else '?'} |",
-        f"| training time | {seconds / 3600:.2f} h of optimisation steps (validation excluded), one torch thread on a "
-        f"{os.cpu_count()}-core {platform.machine()} CPU (the two shipped denoisers trained side by side) |",
-        f"| validation | `{data.get('val')}`, best at step {best.get('step', '?')} |",
+        f"| recipe | `{recipe_file}` (loss {recipe.get('loss', 'l1')}, {_optimisation(recipe)}) |",
+        *_time_rows(rows, recipe, sharing),
+        f"| validation | `{data.get('val')}`{_first(data.get('val_limit'))}, best at step {best.get('step', '?')} |",
         f"| reproduce | `OMP_NUM_THREADS=1 restora train {recipe_file} --out runs/{entry['name']}`; the figures "
         f"below are that run's `log.csv` validation rows; benchmark tables beside the classical methods: "
-        f"`make bench` (README) |", "",
-        "## Validation during training (restora's engine, REFERENCE.md protocol: unclipped Gaussian noise, "
-        "seed = image index, full-image PSNR on 8-bit output)", "",
+        f"{benchmark} |", "",
+        f"## Validation during training (restora's engine, REFERENCE.md protocol: {_PROTOCOLS[entry['task']]})", "",
         "| setting | PSNR (dB) | SSIM |", "|---|---|---|",
         *[f"| {s} | {float(best['psnr_' + s]):.2f} | {float(best['ssim_' + s]):.4f} |" for s in settings], "",
         "## Validation curve", "",
@@ -77,6 +93,106 @@ def _card(entry: dict, recipe: dict, rows: list[dict], recipe_file: str) -> str:
           " | ".join(f"{float(r['psnr_' + s]):.2f}" for s in settings) + " |" for r in val_rows], "",
     ]
     return "\n".join(lines)
+
+
+def _vae_card(entry: dict, recipe: dict, rows: list[dict], recipe_file: str, sharing: str, benchmark: str) -> str:
+    """A VAE's card: the held-out negative ELBO (reconstruction + KL, nats per image) at the last
+    step, and its curve at every validation step."""
+    data = recipe["data"]
+    val_rows = [r for r in rows if r.get("val_loss")]
+    last = val_rows[-1] if val_rows else {}
+    lines = [
+        *_head(entry, recipe),
+        f"| training data | `{data['train']}` (whole images, batch {data.get('batch', 128)}) |",
+        f"| recipe | `{recipe_file}` (loss: negative ELBO = Bernoulli cross-entropy of the gray levels summed "
+        f"over the pixels + KL to N(0, I); {_optimisation(recipe)}) |",
+        *_time_rows(rows, recipe, sharing),
+        f"| held out | `{data['val']}`, never trained on |",
+        f"| reproduce | `OMP_NUM_THREADS=1 restora train {recipe_file} --out runs/{entry['name']}`; the figures "
+        f"below are that run's `log.csv` validation rows; samples, reconstructions, interpolations: {benchmark} |",
+        "",
+        "## Held-out ELBO at the last step (nats per image; fixed reparameterisation noise)", "",
+        "| -ELBO | reconstruction | KL |", "|---|---|---|",
+        *([f"| {float(last['val_loss']):.2f} | {float(last['val_recon']):.2f} | {float(last['val_kl']):.2f} |"]
+          if last else []), "",
+        "## Validation curve (held-out -ELBO, nats per image)", "",
+        f"| step | -ELBO | reconstruction | KL | training -ELBO (mean of the last "
+        f"{recipe.get('train', {}).get('log_every', 50)} steps) |", "|---|---|---|---|---|",
+        *[f"| {r['step']} | {float(r['val_loss']):.2f} | {float(r['val_recon']):.2f} | {float(r['val_kl']):.2f} | "
+          f"{float(r['loss']):.2f} |" for r in val_rows], "",
+    ]
+    return "\n".join(lines)
+
+
+def _gan_card(entry: dict, recipe: dict, rows: list[dict], recipe_file: str, sharing: str, benchmark: str) -> str:
+    """A GAN's card (generator or discriminator of one run): data, schedule, time, losses per epoch."""
+    from restora.train.faces import split_files
+
+    data, gan = recipe["data"], recipe.get("gan", {})
+    holdout = int(data.get("holdout", 500))
+    faces = len(split_files(data["train"], holdout)[0])
+    per_epoch = max(1, faces // (int(data.get("batch", 64)) * int(gan.get("d_steps", 1))))
+    steps = int(rows[-1]["step"]) if rows else 0
+    lines = [
+        *_head(entry, recipe),
+        f"| training data | `{data['train']}` without its last {holdout} files (held out for evaluation): {faces} "
+        f"faces, 64x64 face frame (centred square of 72% of the width, `restora.train.faces`), random left-right "
+        f"flips, batch {data.get('batch', 64)} |",
+        f"| recipe | `{recipe_file}` ({gan.get('d_steps', 1)} discriminator step : {gan.get('g_steps', 2)} generator "
+        f"steps, BCE on logits, real label {gan.get('real_label', 0.9)}; {_optimisation(recipe)}) |",
+        *_time_rows(rows, recipe, sharing),
+        f"| epochs | {steps / per_epoch:.1f} ({per_epoch} steps of {data.get('batch', 64)} real faces each) |",
+        f"| reproduce | `OMP_NUM_THREADS=1 restora train {recipe_file} --out runs/{Path(recipe_file).stem}` "
+        f"(model.safetensors: the generator, discriminator.safetensors, log.csv, curves.png, fixed-z grids in "
+        f"samples/epoch_NNN.png); samples from the shipped model: {benchmark} |", "",
+        "## Losses per epoch (means over the epoch's steps; D(x), D(G(z)): the discriminator's mean "
+        "probabilities on real and generated faces)", "",
+        "| epoch | loss D | loss G | D(x) | D(G(z)) |", "|---|---|---|---|---|",
+        *[f"| {epoch} | " + " | ".join(f"{value:.3f}" for value in means) + " |"
+          for epoch, means in epoch_means(rows, per_epoch, ("loss_d", "loss_g", "d_real", "d_fake"))], "",
+    ]
+    return "\n".join(lines)
+
+
+def epoch_means(rows: list[dict], per_epoch: int, keys: tuple[str, ...]) -> list[tuple[int, list[float]]]:
+    """Step-weighted means of ``keys`` per epoch, from log rows that each average the steps since the last."""
+    sums: dict[int, list[float]] = {}
+    prev = 0
+    for r in rows:
+        step = int(r["step"])
+        epoch = -(-step // per_epoch)
+        acc = sums.setdefault(epoch, [0.0] * (len(keys) + 1))
+        for i, k in enumerate(keys):
+            acc[i] += float(r[k]) * (step - prev)
+        acc[-1] += step - prev
+        prev = step
+    return [(e, [v / acc[-1] for v in acc[:-1]]) for e, acc in sorted(sums.items())]
+
+
+def _head(entry: dict, recipe: dict) -> list[str]:
+    """Title, summary and the architecture (with the shipped file's build arguments) and task rows of
+    a card's table."""
+    kwargs = read_metadata(ZOO_DIR / "weights" / entry["file"])["kwargs"]
+    return [f"# {entry['name']}", "", f"{entry['summary']}", "", "| | |", "|---|---|",
+            f"| architecture | `{entry['arch']}` {kwargs}, "
+            f"{entry['params'] / 1e3:.0f}K parameters |",
+            f"| task | {entry['task']} ({entry['channels']} channel{'s' if entry['channels'] > 1 else ''}) |"]
+
+
+def _first(limit: int | None) -> str:
+    return f" (the first {limit} images)" if limit else ""
+
+
+def _optimisation(recipe: dict) -> str:
+    return f"{json.dumps(recipe.get('optimizer', {}))}, schedule {json.dumps(recipe.get('schedule', {}))}"
+
+
+def _time_rows(rows: list[dict], recipe: dict, sharing: str) -> list[str]:
+    """The steps and training-time rows of a card's table."""
+    seconds = _training_seconds(rows, int(recipe["data"].get("batch", 16)))
+    return [f"| steps | {rows[-1]['step'] if rows else '?'} |",
+            f"| training time | {seconds / 3600:.2f} h of optimisation steps (validation excluded), one torch "
+            f"thread on a {os.cpu_count()}-core {platform.machine()} CPU, {sharing} |"]
 
 
 def _training_seconds(rows: list[dict], batch: int) -> float:
@@ -97,8 +213,14 @@ def main() -> None:
     p.add_argument("--summary", required=True)
     p.add_argument("--priority", type=int, default=10)
     p.add_argument("--recipe", required=True, help="recipe file in configs/ the run used")
+    p.add_argument("--sharing", default=SHARING, help="what the CPU was shared with during training")
+    p.add_argument("--benchmark", default=BENCHMARK, help="the command that makes this model's benchmark "
+                   "tables or figures (Markdown)")
+    p.add_argument("--weights", default="model.safetensors", help="weight file of the run to ship")
+    p.add_argument("--notes", type=Path, help="Markdown file appended to the card")
     a = p.parse_args()
-    print(ship(a.run, a.name, a.method, a.summary, a.priority, a.recipe))
+    print(ship(a.run, a.name, a.method, a.summary, a.priority, a.recipe, a.sharing, a.benchmark, a.weights,
+               a.notes))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,75 @@
+"""Shared by the speed benchmarks: one restorer call on a real photo, timed in a fresh subprocess
+(so the peak resident memory it reports is that call's own; an untimed call on a 32x32 crop loads
+imports and weights first), and the Markdown the results go to.
+
+    measure("upscale", "bicubic", (512, 512), scale=3)
+    -> {"seconds": ..., "mp": output megapixels, "peak_mb": peak RSS of the process}
+
+The photo is scikit-image's astronaut (512x512 RGB) resized by MATLAB bicubic to the asked
+(height, width), gray as the channel mean; ``noise`` adds Gaussian noise of that sigma (0-255)
+first. Run as a script, this file is the child process (one JSON argument: the call to time).
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def measure(task: str, method: str, size: tuple[int, int], colour: bool = True, noise: float = 0.0,
+            **inputs: Any) -> dict[str, float]:
+    """Time ``get_method(task, method).restore(photo, **inputs)`` in a subprocess (see module doc)."""
+    spec = {"task": task, "method": method, "size": list(size), "colour": colour, "noise": noise, "inputs": inputs}
+    out = subprocess.run([sys.executable, __file__, json.dumps(spec)], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def machine() -> str:
+    """One line naming what the figures were measured on."""
+    import torch
+
+    threads = torch.get_num_threads()
+    return f"{os.cpu_count()}-core {platform.machine()} CPU, torch {torch.__version__}, {threads} thread(s)"
+
+
+def write_markdown(path: Path | None, title: str, columns: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table under ``title`` and the machine line; written to ``path`` unless None."""
+    lines = [title, "", f"Measured on a {machine()}.", "", "| " + " | ".join(columns) + " |",
+             "|" + "---|" * len(columns), *("| " + " | ".join(row) + " |" for row in rows)]
+    text = "\n".join(lines) + "\n"
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return text
+
+
+def _child(spec: dict[str, Any]) -> None:
+    import resource
+    import time
+
+    import numpy as np
+    import torch
+    from skimage import data
+
+    from restora.degrade import gaussian_noise, imresize
+    from restora.methods import get_method
+
+    photo = torch.from_numpy(data.astronaut().astype(np.float32) / 255).permute(2, 0, 1)
+    photo = imresize(photo if spec["colour"] else photo.mean(0, keepdim=True), size=tuple(spec["size"])).clamp(0, 1)
+    if spec["noise"]:
+        photo = gaussian_noise(photo, spec["noise"], seed=0)
+    restorer = get_method(spec["task"], spec["method"])
+    restorer.restore(photo[:, :32, :32], **spec["inputs"])  # untimed: imports and weights
+    start = time.perf_counter()
+    out = restorer.restore(photo, **spec["inputs"])
+    seconds = time.perf_counter() - start
+    print(json.dumps({"seconds": seconds, "mp": out.shape[1] * out.shape[2] / 1e6,
+                      "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+if __name__ == "__main__":
+    _child(json.loads(sys.argv[1]))

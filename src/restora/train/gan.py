@@ -1,0 +1,149 @@
+"""Adversarial training of a DCGAN on face frames (``objective: gan`` in a recipe).
+
+One engine step is ``d_steps`` discriminator updates then ``g_steps`` generator updates (the
+default 1:2 schedule is the inpainting article's fix for a discriminator loss collapsing to 0).
+Losses are binary cross-entropy on logits with one-sided label smoothing: real images are
+labelled ``real_label`` (0.9), generated ones 0; the generator's loss is the non-saturating
+-log D(G(z)). Each real batch gets random horizontal flips. An epoch is one pass of the
+discriminator over the training faces; at the end of each, a grid of G(z) for a fixed z is saved
+to ``samples/epoch_NNN.png`` in the run folder.
+
+Recipe keys: ``data: {train, holdout (default 500, the last files by name, never trained on),
+batch}``, ``net: {args: {z_dim, width}}`` (width is shared by both networks; colour images), ``gan: {d_steps, g_steps,
+real_label}``, ``optimizer`` (both networks; default Adam lr 2e-4, betas 0.5/0.999).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from restora.errors import RestoraError
+from restora.generate import image_grid
+from restora.nets import build_net
+from restora.train.faces import load_faces, split_files
+from restora.train.objectives import make_optimizer
+from restora.train.recipe import require
+
+DCGAN_ADAM = {"name": "adam", "lr": 2e-4, "betas": [0.5, 0.999]}
+GRID_SEED = 1234  # the fixed z of the per-epoch sample grids
+GRID_SIZE = 64
+
+
+class GANObjective:
+    """Generator and discriminator (``modules``), one Adam each, the d_steps:g_steps schedule."""
+
+    def __init__(self, recipe: dict[str, Any], device: torch.device, gen: torch.Generator):
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            raise RestoraError("recipe: adversarial training (objective gan) runs in one process, not under torchrun")
+        data = require(recipe, "data", "")
+        files, _ = split_files(require(data, "train", "data"), int(data.get("holdout", 500)))
+        self.faces = load_faces(files)
+        self.batch = int(data.get("batch", 64))
+        args = recipe.get("net", {}).get("args", {})
+        self.args = {"z_dim": int(args.get("z_dim", 100)), "width": int(args.get("width", 64)), "channels": 3}
+        self.generator = build_net("dcgan-generator", **self.args).to(device)
+        self.discriminator = build_net("dcgan-discriminator", **self.d_args).to(device)
+        spec = {**DCGAN_ADAM, **recipe.get("optimizer", {})}
+        self.modules = {"generator": self.generator, "discriminator": self.discriminator}
+        self.optimizers = {k: make_optimizer(m.parameters(), spec) for k, m in self.modules.items()}
+        schedule = recipe.get("gan", {})
+        self.d_steps = int(schedule.get("d_steps", 1))
+        self.g_steps = int(schedule.get("g_steps", 2))
+        self.real_label = float(schedule.get("real_label", 0.9))
+        self.steps_per_epoch = max(1, len(self.faces) // (self.batch * self.d_steps))
+        self.fixed_z = torch.randn(GRID_SIZE, self.generator.latent,
+                                   generator=torch.Generator().manual_seed(GRID_SEED)).to(device)
+        self.device = device
+
+    def real_batch(self, gen: torch.Generator) -> torch.Tensor:
+        """(batch, 3, 64, 64) random training faces in [-1, 1], each flipped left-right with p = 0.5."""
+        index = torch.randint(len(self.faces), (self.batch,), generator=gen)
+        real = self.faces[index].float() / 127.5 - 1
+        flip = torch.rand(self.batch, generator=gen) < 0.5
+        real[flip] = real[flip].flip(-1)
+        return real.to(self.device)
+
+    def latent(self, gen: torch.Generator) -> torch.Tensor:
+        """(batch, z_dim) z ~ N(0, I)."""
+        return torch.randn(self.batch, self.args["z_dim"], generator=gen).to(self.device)
+
+    def discriminator_loss(self, real: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, float, float]:
+        """BCE of D on real faces (target real_label) and on G(z) (target 0, G frozen), with the mean
+        probabilities D(x) and D(G(z))."""
+        with torch.no_grad():
+            fake = self.generator(z)
+        logit_real, logit_fake = self.discriminator(real), self.discriminator(fake)
+        loss = (F.binary_cross_entropy_with_logits(logit_real, torch.full_like(logit_real, self.real_label))
+                + F.binary_cross_entropy_with_logits(logit_fake, torch.zeros_like(logit_fake)))
+        return loss, torch.sigmoid(logit_real).mean().item(), torch.sigmoid(logit_fake).mean().item()
+
+    def generator_loss(self, z: torch.Tensor) -> torch.Tensor:
+        """The non-saturating generator loss -log D(G(z)) (BCE with target 1)."""
+        logit = self.discriminator(self.generator(z))
+        return F.binary_cross_entropy_with_logits(logit, torch.ones_like(logit))
+
+    def train_step(self, gen: torch.Generator) -> dict[str, float]:
+        """d_steps discriminator updates, then g_steps generator updates. Returns the mean losses
+        (loss_d, loss_g), the mean D(x) and D(G(z)) probabilities seen by the discriminator, and
+        ``patches``: the real images the step consumed."""
+        totals = dict.fromkeys(("loss_d", "loss_g", "d_real", "d_fake"), 0.0)
+        for _ in range(self.d_steps):
+            real = self.real_batch(gen)
+            loss, d_real, d_fake = self.discriminator_loss(real, self.latent(gen))
+            _update(self.optimizers["discriminator"], loss)
+            for key, value in (("loss_d", loss.item()), ("d_real", d_real), ("d_fake", d_fake)):
+                totals[key] += value / self.d_steps
+        for _ in range(self.g_steps):
+            loss = self.generator_loss(self.latent(gen))
+            _update(self.optimizers["generator"], loss)
+            totals["loss_g"] += loss.item() / self.g_steps
+        return {**totals, "patches": self.batch * self.d_steps}
+
+    def after_step(self, step: int, out_dir: Path) -> None:
+        """At each epoch's end, save the fixed-z sample grid as ``samples/epoch_NNN.png``."""
+        if step % self.steps_per_epoch:
+            return
+        from restora.io import Image, write_image
+
+        epoch = step // self.steps_per_epoch
+        folder = out_dir / "samples"
+        folder.mkdir(exist_ok=True)
+        write_image(Image(image_grid(self.samples(self.fixed_z))), folder / f"epoch_{epoch:03d}.png", overwrite=True)
+
+    @torch.no_grad()
+    def samples(self, z: torch.Tensor) -> torch.Tensor:
+        """G(z) in eval mode (batch-norm running statistics, no state changes): (N, 3, 64, 64) in [0, 1]."""
+        self.generator.eval()
+        images = self.generator.generate(z)
+        self.generator.train()
+        return images
+
+    def validate(self) -> dict[str, float]:
+        return {}
+
+    def export(self, path: Path, recipe: dict[str, Any], extra: dict[str, str]) -> None:
+        """The generator to ``path`` (the run's model.safetensors), the discriminator beside it as
+        ``discriminator.safetensors`` (GAN-prior inpainting needs both); float16 weights."""
+        from restora.zoo import save_weights
+
+        steps = extra.get("steps", "0")  # the engine's other extras (best validation PSNR) mean nothing here
+        meta = {"task": recipe.get("task", "generate"), "steps": steps,
+                "epochs": f"{int(steps) / self.steps_per_epoch:.2f}"}
+        save_weights(self.generator, path, "dcgan-generator", self.args, meta, half=True)
+        save_weights(self.discriminator, path.with_name("discriminator.safetensors"), "dcgan-discriminator",
+                     self.d_args, {**meta, "task": "discriminate"}, half=True)
+
+    @property
+    def d_args(self) -> dict[str, int]:
+        return {"width": self.args["width"], "channels": self.args["channels"]}
+
+
+def _update(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+    """One gradient step of ``optimizer`` on ``loss`` (only its own parameters move)."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
