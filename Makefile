@@ -4,7 +4,7 @@ TORCH := torch==2.13.0
 RESTORA_DATA ?= ../shared/data
 STAMP := .venv/.installed
 
-.PHONY: .venv demo test bench bench-denoise bench-upscale
+.PHONY: .venv demo test bench bench-denoise bench-upscale bench-inpaint
 
 # torch first (the local CPU build), then restora with torch pinned so nothing pulls another one
 .venv: $(STAMP)
@@ -22,7 +22,7 @@ test: .venv
 	.venv/bin/pytest -q
 
 # Regenerates the tables between <!-- bench:NAME --> markers in README.md (exact rows: out/bench/*.json)
-bench: bench-denoise bench-upscale
+bench: bench-denoise bench-upscale bench-inpaint
 
 bench-denoise: .venv
 	.venv/bin/restora bench denoise --data $(RESTORA_DATA)/denoise/gray/set12 --methods nlm,bm3d,unet-denoiser \
@@ -34,3 +34,9 @@ bench-upscale: .venv
 	.venv/bin/restora bench upscale --data $(RESTORA_DATA)/sr/set5 \
 		--methods bicubic,lanczos,srcnn-915,srcnn-955,fsrcnn,espcn,compact-sr \
 		--scale 2,3,4 --format json --out out/bench/upscale-set5.json --readme README.md
+
+# the first 120 of the 500 held-out faces (GAN-prior takes about 2.4 s per face on a CPU thread)
+bench-inpaint: .venv
+	.venv/bin/restora bench inpaint --data $(RESTORA_DATA)/faces/celeba-train --offset 8500 --limit 120 \
+		--mask center,boxes --methods telea,navier-stokes,gan-prior \
+		--format json --out out/bench/inpaint-faces.json --readme README.md

@@ -50,3 +50,11 @@ def test_demo_writes_its_files(tmp_path):
     comparison = restora.read_image(tmp_path / "comparison.png")
     assert comparison.size[1] > 3 * 64 and comparison.size[0] > 64
     run_demo(tmp_path, size=64)  # the demo folder is rewritten
+
+
+def test_sample_from_a_shipped_generator_is_seeded_and_in_range():
+    faces = restora.sample("dcgan-faces", n=4, seed=3)
+    assert faces.shape == (4, 3, 64, 64)
+    assert 0 <= faces.min() and faces.max() <= 1
+    assert torch.equal(faces, restora.sample("dcgan-faces", n=4, seed=3))
+    assert restora.interpolate("vae-fashion", rows=2, steps=5).shape == (10, 1, 28, 28)

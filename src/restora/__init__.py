@@ -8,6 +8,7 @@ The Python API in one screen::
     big = restora.upscale(image, scale=3, method="bicubic")
     filled = restora.inpaint(image, mask="center")        # a mask tensor (1, H, W), kind or mask file
     sharp = restora.deblur(image, kernel="gaussian:2")    # a kernel tensor (kh, kw) or a spec
+    faces = restora.sample("dcgan-faces", n=16, seed=0)   # (16, 3, 64, 64) in [0, 1] from a shipped generator
     restora.write_image(clean, "photo-clean.png")
 
 Each task function takes an :class:`Image` or a float tensor (C, H, W) in [0, 1] and returns the
@@ -20,11 +21,12 @@ from typing import Any
 import torch
 
 from restora.errors import RestoraError
+from restora.generate import interpolate, sample
 from restora.io import Image, read_image, write_image
 from restora.methods import get_method, list_methods
 
 __all__ = ["Image", "RestoraError", "read_image", "write_image", "denoise", "upscale", "inpaint", "deblur",
-           "list_methods", "get_method"]
+           "sample", "interpolate", "list_methods", "get_method"]
 
 ImageLike = Image | torch.Tensor
 
