@@ -34,7 +34,7 @@ def test_tasks_take_and_return_images(tmp_path, astronaut):
 
 def test_api_lists_methods_and_reports_errors(camera):
     assert {"task", "name", "kind", "default"} <= set(restora.list_methods("denoise")[0])
-    assert restora.get_method("upscale").name == "bicubic"
+    assert restora.get_method("upscale").name == "compact-sr"  # the best shipped SR model
     with pytest.raises(restora.RestoraError, match="magic"):
         restora.denoise(camera, 10, method="magic")
     with pytest.raises(restora.RestoraError, match="kernel"):
