@@ -160,3 +160,22 @@ def tiny_sr(temp_zoo) -> str:
     """A temporary zoo whose only learned method is the upscaler 'tiny-sr' (tiny_sr_entries)."""
     temp_zoo(tiny_sr_entries())
     return "tiny-sr"
+
+
+def interrupt_then_resume(recipe: dict, out: Path, at_step: int):
+    """Train ``recipe`` into ``out`` until a Ctrl-C (KeyboardInterrupt) arrives at ``at_step``, check
+    the engine reports the saved checkpoint, and return the Trainer resumed from it (not yet run)."""
+    from restora.errors import RestoraError
+    from restora.train import Trainer
+
+    trainer = Trainer(recipe, out, progress=False)
+    real_step = trainer.objective.train_step
+
+    def step_then_stop(gen):
+        if trainer.step == at_step:
+            raise KeyboardInterrupt
+        return real_step(gen)
+    trainer.objective.train_step = step_then_stop
+    with pytest.raises(RestoraError, match=f"interrupted at step {at_step}"):
+        trainer.run()
+    return Trainer(recipe, out, resume=True, progress=False)

@@ -21,6 +21,7 @@ from restora.metrics import psnr
 from restora.nets import build_net
 from restora.train import Trainer, apply_overrides
 from restora.train.gan import GANObjective
+from restora.train.optim import optimizer_step
 from restora.zoo import shipped_models
 
 FACES = 48
@@ -79,17 +80,11 @@ def test_adversarial_steps_move_each_loss_the_right_way(faces):
     real, z = gan.real_batch(gen), gan.latent(gen)
     before = gan.discriminator_loss(real, z)[0].item()
     for _ in range(5):
-        loss = gan.discriminator_loss(real, z)[0]
-        gan.optimizers["discriminator"].zero_grad()
-        loss.backward()
-        gan.optimizers["discriminator"].step()
+        optimizer_step(gan.optimizers["discriminator"], gan.discriminator_loss(real, z)[0])
     assert gan.discriminator_loss(real, z)[0].item() < before
     before = gan.generator_loss(z).item()
     for _ in range(5):
-        loss = gan.generator_loss(z)
-        gan.optimizers["generator"].zero_grad()
-        loss.backward()
-        gan.optimizers["generator"].step()
+        optimizer_step(gan.optimizers["generator"], gan.generator_loss(z))
     assert gan.generator_loss(z).item() < before
 
 

@@ -8,12 +8,12 @@ import sys
 import textwrap
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from PIL import Image as PILImage
 from skimage import data as skdata
 
+from conftest import interrupt_then_resume
 from restora.train import Trainer, apply_overrides, load_recipe
 from restora.zoo import load_net, read_metadata
 
@@ -77,21 +77,12 @@ def test_every_optimizer_and_schedule_runs(photos, tmp_path):
         assert (tmp_path / str(i) / "model.safetensors").is_file()
 
 
-def test_resume_after_interrupt_is_bit_exact(photos, tmp_path, monkeypatch):
+def test_resume_after_interrupt_is_bit_exact(photos, tmp_path):
     recipe = recipe_for(photos, **{"train.steps": 20, "data.val": "null"})
     straight = Trainer(recipe, tmp_path / "a", progress=False)
     straight.run()
 
-    interrupted = Trainer(recipe, tmp_path / "b", progress=False)
-    real_step = interrupted.objective.train_step
-    def step_then_stop(gen):
-        if interrupted.step == 13:
-            raise KeyboardInterrupt
-        return real_step(gen)
-    monkeypatch.setattr(interrupted.objective, "train_step", step_then_stop)
-    with pytest.raises(Exception, match="interrupted at step 13"):
-        interrupted.run()
-    resumed = Trainer(recipe, tmp_path / "b", resume=True, progress=False)
+    resumed = interrupt_then_resume(recipe, tmp_path / "b", at_step=13)
     assert resumed.step == 13
     resumed.run()
     for (k, a), b in zip(straight.objective.net.state_dict().items(), resumed.objective.net.state_dict().values()):

@@ -14,6 +14,7 @@ from safetensors.torch import load_file
 from skimage import data as skdata
 from skimage.transform import resize
 
+from conftest import interrupt_then_resume
 from restora.errors import RestoraError
 from restora.generate import sample
 from restora.io.idx import read_digits, read_idx
@@ -129,17 +130,7 @@ def test_vae_resume_after_interrupt_is_bit_exact(digits, tmp_path):
               "data": {"train": f"{digits}[:500]", "val": f"{digits}[500:600]", "batch": 16},
               "train": {"steps": 30, "log_every": 10, "val_every": 10, "checkpoint_every": 10}}
     Trainer(recipe, tmp_path / "straight", progress=False).run()
-    interrupted = Trainer(recipe, tmp_path / "resumed", progress=False)
-    step = interrupted.objective.train_step
-
-    def stop_at_15(gen):
-        if interrupted.step == 15:
-            raise KeyboardInterrupt
-        return step(gen)
-    interrupted.objective.train_step = stop_at_15
-    with pytest.raises(RestoraError, match="interrupted at step 15"):
-        interrupted.run()
-    Trainer(recipe, tmp_path / "resumed", resume=True, progress=False).run()
+    interrupt_then_resume(recipe, tmp_path / "resumed", at_step=15).run()
     a, b = (load_file(str(tmp_path / run / "model.safetensors")) for run in ("straight", "resumed"))
     assert all(torch.equal(a[k], b[k]) for k in a)
 

@@ -6,7 +6,6 @@ from typing import Annotated
 import typer
 
 from restora.cli.common import app, note
-from restora.errors import RestoraError
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 

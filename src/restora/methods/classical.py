@@ -14,13 +14,15 @@ def _to_hwc(x: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(x.permute(1, 2, 0).numpy())
 
 
-def _from_hwc(a: np.ndarray) -> torch.Tensor:
+def from_hwc(a: np.ndarray) -> torch.Tensor:
+    """(H, W) or (H, W, C) array -> float32 tensor (C, H, W)."""
     if a.ndim == 2:
         a = a[:, :, None]
     return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).permute(2, 0, 1).contiguous()
 
 
-def _to_uint8(x: torch.Tensor) -> np.ndarray:
+def to_uint8_hwc(x: torch.Tensor) -> np.ndarray:
+    """(C, H, W) in [0, 1] -> uint8 array (H, W, C), rounded (the layout OpenCV takes)."""
     return np.round(_to_hwc(x.clamp(0, 1)) * 255).astype(np.uint8)
 
 
@@ -31,14 +33,14 @@ class NonLocalMeans(Denoiser):
     options = (Option("factor", float, 0.9, "filter strength h relative to sigma", 0.1, 5.0),)
 
     def denoise(self, x, sigma, factor=0.9):
-        u8 = _to_uint8(x)
+        u8 = to_uint8_hwc(x)
         h = max(factor * sigma, 0.1)
         if x.shape[0] == 1:
             out = cv2.fastNlMeansDenoising(u8[:, :, 0], None, h, 7, 21)
         else:  # filters in CIELAB, where independent RGB noise is about 2/3 as strong: scale h to match
             h = max(h * 2 / 3, 0.1)
             out = cv2.fastNlMeansDenoisingColored(u8[:, :, ::-1].copy(), None, h, h, 7, 21)[:, :, ::-1]
-        return _from_hwc(out.astype(np.float32) / 255)
+        return from_hwc(out.astype(np.float32) / 255)
 
 
 @register
@@ -54,7 +56,7 @@ class BM3D(Denoiser):
         if sigma == 0:
             return x.clone()
         out = bm3d.bm3d(arr[:, :, 0], sigma / 255) if x.shape[0] == 1 else bm3d.bm3d_rgb(arr, sigma / 255)
-        return _from_hwc(np.clip(out, 0, 1))
+        return from_hwc(np.clip(out, 0, 1))
 
 
 @register
@@ -76,7 +78,7 @@ class Lanczos(Upscaler):
         h, w = x.shape[-2:]
         size = (round(w * scale), round(h * scale))
         out = cv2.resize(_to_hwc(x), size, interpolation=cv2.INTER_LANCZOS4)
-        return _from_hwc(np.clip(out, 0, 1))
+        return from_hwc(np.clip(out, 0, 1))
 
 
 class _OpenCVInpainter(Inpainter):
@@ -85,10 +87,10 @@ class _OpenCVInpainter(Inpainter):
     priority = 1
 
     def inpaint(self, x, mask, radius=5):
-        u8 = _to_uint8(x)
+        u8 = to_uint8_hwc(x)
         m = (mask[0].numpy() > 0.5).astype(np.uint8) * 255
         out = cv2.inpaint(u8 if x.shape[0] == 3 else u8[:, :, 0], m, radius, self.flag)
-        return _from_hwc(out.astype(np.float32) / 255)
+        return from_hwc(out.astype(np.float32) / 255)
 
 
 @register
@@ -114,7 +116,7 @@ class _SkimageDeblurrer(Deblurrer):
         arr = np.pad(_to_hwc(x).astype(np.float64), ((kh, kh), (kw, kw), (0, 0)), mode="symmetric")
         psf = kernel.double().numpy()
         out = np.stack([self.deconvolve(arr[:, :, c], psf, **options) for c in range(arr.shape[2])], axis=2)
-        return _from_hwc(np.clip(out[kh:-kh, kw:-kw], 0, 1))
+        return from_hwc(np.clip(out[kh:-kh, kw:-kw], 0, 1))
 
 
 @register

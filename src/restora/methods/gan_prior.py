@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from restora.degrade import imresize
 from restora.errors import RestoraError
 from restora.methods.base import Option, register
-from restora.methods.classical import Telea, _from_hwc, _to_uint8
+from restora.methods.classical import Telea, from_hwc, to_uint8_hwc
 from restora.methods.tasks import Inpainter
 from restora.train.faces import FRAME, face_box, to_frame
 from restora.zoo import load_shipped
@@ -77,14 +77,14 @@ def poisson_blend(generated: torch.Tensor, image: torch.Tensor, hole: torch.Tens
     hole (h, w) bool. Beyond the frame's edge (a padding ring) both images are the generated one, so
     where the hole meets the edge the solution follows the generated pixels instead of the fill."""
     pad = BLEND_REACH + 2
-    src = cv2.copyMakeBorder(_to_uint8(generated), pad, pad, pad, pad, cv2.BORDER_REFLECT)
+    src = cv2.copyMakeBorder(to_uint8_hwc(generated), pad, pad, pad, pad, cv2.BORDER_REFLECT)
     dst = src.copy()
-    dst[pad:-pad, pad:-pad] = _to_uint8(image)
+    dst[pad:-pad, pad:-pad] = to_uint8_hwc(image)
     padded_hole = torch.from_numpy(np.pad(hole.numpy(), pad, mode="reflect"))
     mask = grow(padded_hole, BLEND_REACH).numpy().astype(np.uint8) * 255
     x, y, w, h = cv2.boundingRect(mask)
     out = cv2.seamlessClone(src, dst, mask, (x + w // 2, y + h // 2), cv2.NORMAL_CLONE)
-    return _from_hwc(out[pad:-pad, pad:-pad].astype(np.float32) / 255)
+    return from_hwc(out[pad:-pad, pad:-pad].astype(np.float32) / 255)
 
 
 def grow(mask: torch.Tensor, pixels: int) -> torch.Tensor:

@@ -7,8 +7,7 @@ import torch
 import torch.nn as nn
 
 from restora.nets import register_net
-from restora.nets.blocks import conv
-from restora.nets.denoise import _pad_to
+from restora.nets.blocks import conv, pad_to
 
 SIZE = 28  # image side of the VAE; two stride-2 stages: 28 -> 14 -> 7
 
@@ -90,6 +89,6 @@ class ConvDAE(nn.Module):
         self.decoder = nn.Sequential(_up(2 * width, width), relu, _up(width, width), relu, conv(width, 1))
 
     def forward(self, x: torch.Tensor, sigma: torch.Tensor | None = None) -> torch.Tensor:
-        xp, (h, w) = _pad_to(x, 4)
+        xp, (h, w) = pad_to(x, 4)
         return self.decoder(self.encoder(xp))[..., :h, :w]
 

@@ -1,7 +1,17 @@
 """Small building blocks shared by the architectures."""
 from __future__ import annotations
 
+import torch
 import torch.nn as nn
+import torch.nn.functional as F
+
+
+def pad_to(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Reflect-pad (N, C, H, W) on the bottom and right to sides that are multiples of ``multiple``;
+    returns the padded batch and the original (H, W) to crop the output back to."""
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    return (F.pad(x, (0, pw, 0, ph), mode="reflect") if ph or pw else x), (h, w)
 
 
 def conv(cin: int, cout: int, k: int = 3, bias: bool = True) -> nn.Conv2d:

@@ -9,13 +9,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from restora.nets import register_net
-from restora.nets.blocks import ResBlock, conv, conv_stack
-
-
-def _pad_to(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
-    h, w = x.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
-    return (F.pad(x, (0, pw, 0, ph), mode="reflect") if ph or pw else x), (h, w)
+from restora.nets.blocks import ResBlock, conv, conv_stack, pad_to
 
 
 @register_net("dncnn")
@@ -46,7 +40,7 @@ class FFDNet(nn.Module):
         self.body = conv_stack(4 * channels + 1, width, 4 * channels, depth, batch_norm)
 
     def forward(self, x, sigma):
-        xp, (h, w) = _pad_to(x, 2)
+        xp, (h, w) = pad_to(x, 2)
         down = F.pixel_unshuffle(xp, 2)
         level = sigma.view(-1, 1, 1, 1).expand(-1, 1, *down.shape[-2:]).to(x.dtype)
         noise = F.pixel_shuffle(self.body(torch.cat([down, level], 1)), 2)
@@ -78,7 +72,7 @@ class UNetDenoiser(nn.Module):
         self.tail = conv(w1, 4 * channels)
 
     def forward(self, x, sigma):
-        xp, (h, w) = _pad_to(x, 8)
+        xp, (h, w) = pad_to(x, 8)
         down = F.pixel_unshuffle(xp, 2)
         level = sigma.view(-1, 1, 1, 1).expand(-1, 1, *down.shape[-2:]).to(x.dtype)
         s1 = self.enc1(self.head(torch.cat([down, level], 1)))

@@ -25,7 +25,7 @@ from restora.errors import RestoraError
 from restora.generate import image_grid
 from restora.nets import build_net
 from restora.train.faces import load_faces, split_files
-from restora.train.objectives import make_optimizer
+from restora.train.optim import make_optimizer, optimizer_step
 from restora.train.recipe import require
 
 DCGAN_ADAM = {"name": "adam", "lr": 2e-4, "betas": [0.5, 0.999]}
@@ -94,12 +94,12 @@ class GANObjective:
         for _ in range(self.d_steps):
             real = self.real_batch(gen)
             loss, d_real, d_fake = self.discriminator_loss(real, self.latent(gen))
-            _update(self.optimizers["discriminator"], loss)
+            optimizer_step(self.optimizers["discriminator"], loss)
             for key, value in (("loss_d", loss.item()), ("d_real", d_real), ("d_fake", d_fake)):
                 totals[key] += value / self.d_steps
         for _ in range(self.g_steps):
             loss = self.generator_loss(self.latent(gen))
-            _update(self.optimizers["generator"], loss)
+            optimizer_step(self.optimizers["generator"], loss)
             totals["loss_g"] += loss.item() / self.g_steps
         return {**totals, "patches": self.batch * self.d_steps}
 
@@ -141,9 +141,3 @@ class GANObjective:
     def d_args(self) -> dict[str, int]:
         return {"width": self.args["width"], "channels": self.args["channels"]}
 
-
-def _update(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
-    """One gradient step of ``optimizer`` on ``loss`` (only its own parameters move)."""
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()

@@ -10,6 +10,7 @@ at epoch ends). Register new kinds in OBJECTIVES; recipes pick one with ``object
 """
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -23,28 +24,16 @@ from restora.io import read_image
 from restora.metrics import psnr, ssim
 from restora.nets import build_net
 from restora.train.data import ImageCache, read_source, resolve_data_path, sample_patches, to_color_mode
+from restora.train.gan import GANObjective
+from restora.train.optim import make_optimizer, optimizer_step
 from restora.train.recipe import require
+from restora.train.vae import VAEObjective
 
 LOSSES = {
     "l1": F.l1_loss,
     "l2": F.mse_loss,
     "charbonnier": lambda a, b: torch.sqrt((a - b) ** 2 + 1e-6).mean(),
 }
-
-
-def make_optimizer(params, spec: dict[str, Any]) -> torch.optim.Optimizer:
-    """``{name: adam|adamw|sgd|rmsprop, lr, weight_decay, betas, momentum}``."""
-    name = spec.get("name", "adam").lower()
-    lr = float(spec.get("lr", 1e-3))
-    wd = float(spec.get("weight_decay", 0))
-    if name in ("adam", "adamw"):
-        cls = torch.optim.Adam if name == "adam" else torch.optim.AdamW
-        return cls(params, lr=lr, betas=tuple(spec.get("betas", (0.9, 0.999))), weight_decay=wd)
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=float(spec.get("momentum", 0.9)), weight_decay=wd)
-    if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, momentum=float(spec.get("momentum", 0)), weight_decay=wd)
-    raise RestoraError(f"recipe: unknown optimizer '{name}' (adam, adamw, sgd, rmsprop)")
 
 
 def warm_start(net: nn.Module, path: Path) -> None:
@@ -138,30 +127,31 @@ class RestorationObjective:
     def train_step(self, gen: torch.Generator) -> dict[str, float]:
         clean = sample_patches(self.cache, self.batch, self.patch, gen, self.flips, self.rescale)
         inputs, target = self.degradation.make(clean, gen)
-        opt = self.optimizers["net"]
         with torch.autocast("cuda", enabled=self.device.type == "cuda"):
             loss = self.loss_fn(self.forward(self.train_module, inputs).float(), target.to(self.device))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        optimizer_step(self.optimizers["net"], loss)
         return {"loss": loss.item(), "patches": self.batch}
+
+    @cached_property
+    def val_images(self) -> list[torch.Tensor]:
+        """The validation images, decoded once: (C, H, W) in [0, 1] in the recipe's colour mode. For
+        super-resolution on a folder in the Set5 layout, its ``image_SRF_<scale>/*_HR.png``."""
+        if self.degradation.kind == "downscale":
+            hr = resolve_data_path(self.val_folder) / f"image_SRF_{self.degradation.scale}"
+            if hr.is_dir():
+                return [to_color_mode(read_image(path).data, self.color) for path in sorted(hr.glob("*_HR.png"))]
+        return list(read_source(self.val_folder, self.color, self.val_limit)[0])
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
         if not self.val_folder:
             return {}
-        folder = resolve_data_path(self.val_folder)
-        images, _ = read_source(self.val_folder, self.color, self.val_limit)
         sr = self.degradation.kind == "downscale"
-        if sr and (folder / f"image_SRF_{self.degradation.scale}").is_dir():
-            files = sorted((folder / f"image_SRF_{self.degradation.scale}").glob("*_HR.png"))
-            images = (to_color_mode(read_image(path).data, self.color) for path in files)
-        images = list(images)
         self.net.eval()
         scores: dict[str, float] = {}
         for setting in self.degradation.settings():
             p, s = [], []
-            for i, clean in enumerate(images):
+            for i, clean in enumerate(self.val_images):
                 inputs, target = self.degradation.validation_pair(clean, setting, seed=i)
                 out = self.forward(self.net, inputs)[0].float().cpu().clamp(0, 1)
                 crop = self.degradation.scale if sr else 0
@@ -179,8 +169,5 @@ class RestorationObjective:
         save_weights(self.net, path, recipe["net"]["name"], recipe["net"].get("args", {}),
                      {"task": recipe.get("task", ""), **extra})
 
-
-from restora.train.gan import GANObjective  # noqa: E402  (after make_optimizer, which it imports)
-from restora.train.vae import VAEObjective  # noqa: E402  (likewise)
 
 OBJECTIVES = {"restoration": RestorationObjective, "gan": GANObjective, "vae": VAEObjective}

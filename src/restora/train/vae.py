@@ -27,7 +27,7 @@ from restora.io import Image, write_image
 from restora.nets import build_net
 from restora.nets.autoencoders import SIZE
 from restora.train.data import ImageCache
-from restora.train.objectives import make_optimizer
+from restora.train.optim import make_optimizer, optimizer_step
 from restora.train.recipe import require
 
 NOISE_SEED = 0  # the reparameterisation noise of validation and the z of the sample grid
@@ -90,10 +90,7 @@ class VAEObjective:
         x = self.train_images[index].to(self.device)
         eps = torch.randn(self.batch, self.net.latent, generator=gen).to(self.device)
         recon, kl = elbo_terms(self.train_module, x, eps)
-        opt = self.optimizers["net"]
-        opt.zero_grad(set_to_none=True)
-        (recon + kl).backward()
-        opt.step()
+        optimizer_step(self.optimizers["net"], recon + kl)
         return {"loss": recon.item() + kl.item(), "recon": recon.item(), "kl": kl.item(), "patches": self.batch}
 
     def validate(self) -> dict[str, float]:
