@@ -37,7 +37,8 @@ def main() -> None:
                 row += [f"{big['mp'] / big['seconds']:.3f}", f"{big['seconds']:.1f}", f"{big['peak_mb']:.0f}"]
             rows.append(row)
             print("| " + " | ".join(row) + " |", flush=True)
-    write_markdown(a.out, "Denoising speed (megapixels per second, sigma 25)", COLUMNS, rows)
+    write_markdown(a.out, "Denoising speed (megapixels per second, sigma 25)", COLUMNS, rows,
+                   merge=bool(a.methods))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from restora.io import write_text_atomic
+
 
 def measure(task: str, method: str, size: tuple[int, int], colour: bool = True, noise: float = 0.0,
             **inputs: Any) -> dict[str, float]:
@@ -36,15 +38,36 @@ def machine() -> str:
     return f"{os.cpu_count()}-core {platform.machine()} CPU, torch {torch.__version__}, {threads} thread(s)"
 
 
-def write_markdown(path: Path | None, title: str, columns: list[str], rows: list[list[str]]) -> str:
-    """A Markdown table under ``title`` and the machine line; written to ``path`` unless None."""
+def write_markdown(path: Path | None, title: str, columns: list[str], rows: list[list[str]],
+                   merge: bool = False) -> str:
+    """A Markdown table under ``title`` and the machine line; written to ``path`` unless None. With
+    ``merge`` (a partial rerun, ``--methods``) the existing file's rows of the methods not measured
+    now are kept, and each remeasured method's rows take the place of its old ones."""
+    if merge and path is not None and path.is_file():
+        rows = _merged(_table_rows(path.read_text()), rows)
     lines = [title, "", f"Measured on a {machine()}.", "", "| " + " | ".join(columns) + " |",
              "|" + "---|" * len(columns), *("| " + " | ".join(row) + " |" for row in rows)]
     text = "\n".join(lines) + "\n"
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+        write_text_atomic(path, text)
     return text
+
+
+def _table_rows(text: str) -> list[list[str]]:
+    """The body rows of the Markdown table in ``text`` (cells stripped), header excluded."""
+    return [[c.strip() for c in line.strip().strip("|").split("|")] for line in text.splitlines()
+            if line.startswith("| ")][1:]
+
+
+def _merged(old: list[list[str]], new: list[list[str]]) -> list[list[str]]:
+    fresh, placed, out = {r[0] for r in new}, set(), []
+    for row in old:
+        if row[0] not in fresh:
+            out.append(row)
+        elif row[0] not in placed:
+            out += [r for r in new if r[0] == row[0]]
+            placed.add(row[0])
+    return out + [r for r in new if r[0] not in placed]
 
 
 def _child(spec: dict[str, Any]) -> None:

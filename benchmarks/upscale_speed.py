@@ -50,7 +50,8 @@ def main() -> None:
             print("| " + " | ".join(rows[-1]) + " |", flush=True)
     out = a.out or (None if a.quick else Path("benchmarks/results/upscale_speed.md"))
     write_markdown(out, "Upscaling speed (megapixels of output per second; colour input, learned models on the "
-                   "BT.601 luma with bicubic chroma)", COLUMNS, rows)
+                   "BT.601 luma with bicubic chroma)", COLUMNS, rows,
+                   merge=bool(a.methods))
 
 
 if __name__ == "__main__":

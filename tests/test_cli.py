@@ -141,6 +141,18 @@ def test_bench_json(cli, image_dir):
     assert_one_line_error(cli("bench", "denoise", "--data", image_dir, "--sigma", "a,b"), "sigma")
 
 
+def test_bench_readme_fills_the_table_of_its_subset(cli, image_dir, tmp_path):
+    name = f"denoise-{image_dir.name}"
+    readme = tmp_path / "R.md"
+    readme.write_text(f"<!-- bench:{name} -->\nall\n<!-- /bench:{name} -->\n"
+                      f"<!-- bench:{name}[1:2] -->\none\n<!-- /bench:{name}[1:2] -->\n")
+    result = cli("bench", "denoise", "--data", image_dir, "--sigma", "15", "--methods", "nlm", "--offset", "1",
+                 "--limit", "1", "--readme", readme)
+    assert result.returncode == 0, result.stderr
+    full, subset = readme.read_text().split(f"<!-- /bench:{name} -->")
+    assert "all" in full and "one" not in subset and "| nlm |" in subset
+
+
 def test_every_command_is_listed(cli):
     out = cli("--help")
     for command in ("denoise", "upscale", "inpaint", "deblur", "degrade", "metrics", "bench", "methods", "train",

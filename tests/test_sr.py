@@ -115,6 +115,24 @@ def test_tiles_match_one_pass(tiny_sr, scale):
     assert ensemble.shape == whole.shape and (tiled_ensemble - ensemble).abs().max() < 1e-4
 
 
+def test_nets_that_upsample_first_get_tiles_scaled_down(temp_zoo, monkeypatch):
+    from restora.methods import learned
+
+    kwargs = {"scale": 4, "channels": 1, "n1": 8, "n2": 4}
+    temp_zoo([{"name": "tiny-srcnn-x4", "task": "upscale", "method": "tiny-srcnn", "file": "tiny-srcnn-x4.safetensors",
+               "card": "tiny-srcnn-x4.md", "arch": "srcnn", "channels": 1, "scale": 4, "priority": 1,
+               "summary": "tiny test model", "net": build_net("srcnn", **kwargs), "kwargs": kwargs}])
+    sides = []
+    real = learned.run_tiled
+    monkeypatch.setattr(learned, "run_tiled", lambda fn, t, scale, tile, overlap: sides.append(tile) or
+                        real(fn, t, scale, tile, overlap))
+    photo = to_tensor(skdata.astronaut()[:300, :300])
+    tiled = get_method("upscale", "tiny-srcnn").restore(photo, scale=4, tile=400, overlap=16)
+    assert sides == [100]  # 400 input pixels would be 1600 output pixels of 64 channels per tile
+    whole = get_method("upscale", "tiny-srcnn").restore(photo, scale=4, tile=512, overlap=16)
+    assert (tiled - whole).abs().max() < 1e-4
+
+
 @needs_sr_models
 @pytest.mark.parametrize("entry", SR_MODELS, ids=lambda m: m["name"])
 def test_shipped_model_tiles_match_one_pass(entry):

@@ -21,7 +21,7 @@ from PIL import ImageDraw, ImageFont
 from restora.cli.common import error_line
 from restora.degrade import gaussian_noise, imresize
 from restora.errors import RestoraError
-from restora.io import Image, to_pil, write_image
+from restora.io import Image, to_pil, write_image, write_text_atomic
 from restora.methods import get_method
 from restora.metrics import psnr, ssim
 
@@ -70,7 +70,7 @@ def run(out: Path, size: int = 256, sigma: float = 25.0, seed: int = 0) -> dict:
               "degraded": f"noisy, sigma {sigma:g}: {results['degraded']['psnr']:.2f} dB",
               "restored": f"{method.name}: {results['restored']['psnr']:.2f} dB"}
     write_image(comparison([(labels[k], v) for k, v in images.items()]), out / "comparison.png", overwrite=True)
-    (out / "metrics.json").write_text(json.dumps(results, indent=2) + "\n")
+    write_text_atomic(out / "metrics.json", json.dumps(results, indent=2) + "\n")
     return results
 
 

@@ -29,7 +29,7 @@ import torch
 
 from restora.degrade import apply_mask, blur, gaussian_noise, imresize, kernel_from_spec, make_mask
 from restora.errors import RestoraError
-from restora.io import list_images, read_image
+from restora.io import list_images, read_image, write_text_atomic
 from restora.methods import get_method, list_methods
 from restora.metrics import psnr, ssim
 
@@ -243,4 +243,4 @@ def splice_markdown(path: str | Path, name: str, text: str) -> None:
     pattern = re.compile(rf"(<!-- bench:{re.escape(name)} -->\n).*?(<!-- /bench:{re.escape(name)} -->)", re.S)
     if not pattern.search(document):
         raise RestoraError(f"{path}: no '<!-- bench:{name} -->' ... '<!-- /bench:{name} -->' markers to fill")
-    path.write_text(pattern.sub(lambda m: m.group(1) + text.rstrip("\n") + "\n" + m.group(2), document))
+    write_text_atomic(path, pattern.sub(lambda m: m.group(1) + text.rstrip("\n") + "\n" + m.group(2), document))

@@ -12,7 +12,7 @@ from rich.table import Table
 from restora.bench import DEFAULT_SETTINGS, FORMATS, format_rows, run_bench, splice_markdown
 from restora.cli.common import Seed, app, make_progress, note, out_console, parse_list
 from restora.errors import RestoraError
-from restora.io import list_images, read_image
+from restora.io import list_images, read_image, write_text_atomic
 from restora.metrics import psnr, ssim
 
 
@@ -108,7 +108,9 @@ def bench(task: Annotated[str, typer.Argument(help="denoise, upscale, inpaint or
                                                       show_default=False)] = None,
           readme: Annotated[Optional[Path], typer.Option(help="Also put the Markdown table between "
                                                          "<!-- bench:TASK-DATASET --> and <!-- /bench:TASK-DATASET "
-                                                         "--> in this file.", show_default=False)] = None,
+                                                         "--> in this file; with --offset/--limit the name ends in "
+                                                         "[FIRST:END], e.g. inpaint-faces[8500:8620].",
+                                                         show_default=False)] = None,
           limit: Annotated[Optional[int], typer.Option(help="Use only the first N images.", min=1,
                                                        show_default=False)] = None,
           offset: Annotated[int, typer.Option(help="Skip the first N images (sorted by path), e.g. a training "
@@ -133,11 +135,11 @@ def bench(task: Annotated[str, typer.Argument(help="denoise, upscale, inpaint or
                          progress=lambda done, total: progress.update(bar, completed=done, total=total))
     report = format_rows(rows, fmt)
     if out:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(report + "\n")
+        write_text_atomic(out, report + "\n")
         note(f"wrote {out}")
     else:
         print(report)
     if readme:
-        splice_markdown(readme, f"{task}-{rows[0]['dataset']}", format_rows(rows, "md"))
+        subset = f"[{offset}:{offset + limit}]" if limit else f"[{offset}:]" if offset else ""
+        splice_markdown(readme, f"{task}-{rows[0]['dataset']}{subset}", format_rows(rows, "md"))
         note(f"updated {readme}")

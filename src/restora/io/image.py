@@ -6,7 +6,6 @@ written result keeps the input's mode and bit depth and carries alpha and colour
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from PIL import Image as PILImage
 from PIL import ImageOps, UnidentifiedImageError
 
 from restora.errors import RestoraError
+from restora.io.atomic import atomic_path
 
 DEFAULT_MAX_PIXELS = 100_000_000
 _SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF",
@@ -163,11 +163,8 @@ def write_image(image: Image, path: str | os.PathLike, overwrite: bool = False, 
         raise RestoraError(f"{path}: refusing to write over the input file")
     if path.exists() and not overwrite:
         raise RestoraError(f"{path}: exists already (pass --overwrite to replace it)")
-    path.parent.mkdir(parents=True, exist_ok=True)
     fmt = _SAVE_FORMATS[suffix]
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         if image.bits == 16 and fmt in ("PNG", "TIFF") and not (image.channels == 1 and image.alpha is None):
             _write_16bit_colour(image, tmp, fmt)
         else:
@@ -179,21 +176,10 @@ def write_image(image: Image, path: str | os.PathLike, overwrite: bool = False, 
             elif fmt == "WEBP":
                 kwargs["quality"] = quality
             pil.save(tmp, format=fmt, **kwargs)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes the file private; outputs get normal permissions
-        os.replace(tmp, path)
-    except Exception:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _write_16bit_colour(image: Image, tmp: str, fmt: str) -> None:
+def _write_16bit_colour(image: Image, tmp: Path, fmt: str) -> None:
     """16-bit RGB(A)/gray+alpha: Pillow cannot write these, OpenCV can (BGR order)."""
     import cv2
 
@@ -206,4 +192,4 @@ def _write_16bit_colour(image: Image, tmp: str, fmt: str) -> None:
     ok, buf = cv2.imencode(ext, array)
     if not ok:
         raise RestoraError(f"{tmp}: OpenCV could not encode a 16-bit {fmt}")
-    Path(tmp).write_bytes(buf.tobytes())
+    tmp.write_bytes(buf.tobytes())

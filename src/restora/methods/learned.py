@@ -104,7 +104,10 @@ class LearnedUpscaler(LearnedMixin, Upscaler):
         by_scale = {int(e["scale"]): e["name"] for e in self.entries}
         size = scaled_size(tuple(y.shape[1:]), scale)
         for s in model_passes(scale, list(by_scale)):
-            y = self.run(channels_last(load_shipped(by_scale[s])), y, s, tile, overlap, ensemble)
+            net = load_shipped(by_scale[s])
+            # a net that upsamples first holds s^2 times the activations: give it 1/s of the tile side
+            side = max(tile // s, 4 * overlap + 1) if getattr(net, "upsamples_first", False) else tile
+            y = self.run(channels_last(net), y, s, side, overlap, ensemble)
         return y if tuple(y.shape[1:]) == size else imresize(y, size=size)
 
 

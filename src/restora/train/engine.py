@@ -24,6 +24,7 @@ import torch.distributed as dist
 import yaml
 
 from restora.errors import RestoraError
+from restora.io.atomic import atomic_path, write_text_atomic
 from restora.train.objectives import OBJECTIVES
 
 
@@ -102,9 +103,8 @@ class Trainer:
         }
 
     def _save(self, name: str) -> None:
-        tmp = self.out / f".{name}.part"
-        torch.save(self._state(), tmp)
-        tmp.replace(self.out / name)
+        with atomic_path(self.out / name) as tmp:
+            torch.save(self._state(), tmp)
 
     def _load(self, path: Path) -> None:
         if not path.is_file():
@@ -132,12 +132,10 @@ class Trainer:
         keys: list[str] = []
         for row in self.rows:
             keys += [k for k in row if k not in keys]
-        tmp = self.out / ".log.csv.part"
-        with tmp.open("w", newline="") as f:
+        with atomic_path(self.out / "log.csv") as tmp, tmp.open("w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=keys)
             writer.writeheader()
             writer.writerows(self.rows)
-        tmp.replace(self.out / "log.csv")
         from restora.train.plots import plot_curves
 
         plot_curves(self.rows, self.out / "curves.png")
@@ -146,7 +144,7 @@ class Trainer:
     def run(self) -> dict[str, Any]:
         if self.main:
             self.out.mkdir(parents=True, exist_ok=True)
-            (self.out / "recipe.yaml").write_text(yaml.safe_dump(self.recipe, sort_keys=False))
+            write_text_atomic(self.out / "recipe.yaml", yaml.safe_dump(self.recipe, sort_keys=False))
         sums: dict[str, float] = {}
         count, patches, started = 0, 0, time.perf_counter()
         bar = _progress(self.steps, self.step) if self.progress else None

@@ -16,6 +16,7 @@ from safetensors.torch import load_file, save_file
 from safetensors import safe_open
 
 from restora.errors import RestoraError
+from restora.io.atomic import atomic_path
 from restora.nets import build_net
 
 ZOO_DIR = Path(__file__).parent
@@ -28,9 +29,8 @@ def save_weights(net: torch.nn.Module, path: str | Path, arch: str, kwargs: dict
     state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous()
              for k, v in net.state_dict().items()}
     meta = {"arch": arch, "kwargs": json.dumps(kwargs), **(extra or {})}
-    tmp = path.with_name(f".{path.name}.part")
-    save_file(state, str(tmp), metadata=meta)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        save_file(state, str(tmp), metadata=meta)
     return path
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import yaml
 
+from restora.io.atomic import write_text_atomic
 from restora.zoo import ZOO_DIR, load_net, read_metadata
 
 
@@ -50,12 +51,12 @@ def ship(run: Path, name: str, method: str, summary: str, priority: int, recipe_
     index_path = ZOO_DIR / "models.json"
     index = json.loads(index_path.read_text()) if index_path.is_file() else []
     index = [e for e in index if e["name"] != name] + [entry]
-    index_path.write_text(json.dumps(sorted(index, key=lambda e: e["name"]), indent=1) + "\n")
+    write_text_atomic(index_path, json.dumps(sorted(index, key=lambda e: e["name"]), indent=1) + "\n")
     (ZOO_DIR / "cards").mkdir(exist_ok=True)
     card = ZOO_DIR / "cards" / f"{name}.md"
     write = {"vae": _vae_card, "gan": _gan_card}.get(recipe.get("objective"), _card)
     text = write(entry, recipe, rows, recipe_file, sharing, benchmark)
-    card.write_text(text + ("\n" + notes.read_text() if notes else ""))
+    write_text_atomic(card, text + ("\n" + notes.read_text() if notes else ""))
     return card
 
 
@@ -79,6 +80,7 @@ def _card(entry: dict, recipe: dict, rows: list[dict], recipe_file: str, sharing
         f"| training data | `{data['train']}` ({data.get('patch')}x{data.get('patch')} patches, batch {data.get('batch')}, {augment}) |",
         f"| degradation | {json.dumps(recipe['degradation'])} |",
         f"| recipe | `{recipe_file}` (loss {recipe.get('loss', 'l1')}, {_optimisation(recipe)}) |",
+        *([f"| starts from | `{recipe['init']}` (every tensor whose name and shape match) |"] if recipe.get("init") else []),
         *_time_rows(rows, recipe, sharing),
         f"| validation | `{data.get('val')}`{_first(data.get('val_limit'))}, best at step {best.get('step', '?')} |",
         f"| reproduce | `OMP_NUM_THREADS=1 restora train {recipe_file} --out runs/{entry['name']}`; the figures "
