@@ -105,8 +105,8 @@ class LearnedUpscaler(LearnedMixin, Upscaler):
         size = scaled_size(tuple(y.shape[1:]), scale)
         for s in model_passes(scale, list(by_scale)):
             net = load_shipped(by_scale[s])
-            # a net that upsamples first holds s^2 times the activations: give it 1/s of the tile side
-            side = max(tile // s, 4 * overlap + 1) if getattr(net, "upsamples_first", False) else tile
+            # a net that upsamples first holds s^2 times the activations: cap its tiles at 1024 output pixels
+            side = min(tile, max(1024 // s, 4 * overlap + 1)) if getattr(net, "upsamples_first", False) else tile
             y = self.run(channels_last(net), y, s, side, overlap, ensemble)
         return y if tuple(y.shape[1:]) == size else imresize(y, size=size)
 

@@ -17,7 +17,7 @@ class SRCNN(nn.Module):
     """SRCNN (Dong et al. 2014): three convolutions (9-f2-5) on the MATLAB-bicubic-upscaled
     input, direct output. ``mid_kernel`` 5 is SRCNN 9-5-5, 1 is 9-1-5."""
 
-    upsamples_first = True  # works on scale^2 times the input pixels: tilers shrink its tiles
+    upsamples_first = True  # works on scale^2 times the input pixels: the upscaler caps its tiles
 
     def __init__(self, scale: int, channels: int = 1, mid_kernel: int = 5, n1: int = 64, n2: int = 32):
         super().__init__()
