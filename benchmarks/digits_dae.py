@@ -23,6 +23,7 @@ from typing import Callable
 import torch
 
 from restora.bench import PROTOCOLS, format_rows, setting_label
+from restora.io import write_text_atomic
 from restora.methods import get_method
 from restora.metrics import psnr, ssim
 from restora.train.data import ImageCache
@@ -128,8 +129,7 @@ def main() -> None:
         "`dae-mnist`: the shipped denoising autoencoder, blind (sigma 0-100 in training). Seconds per image "
         "on one thread of the development CPU.", "",
         f"Figure: `{a.figure}` (rows: clean, noisy sigma {FIGURE_SIGMA}, nlm-tuned, dae-mnist).", ""])
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(text)
+    write_text_atomic(a.out, text)
     print(text)
 
 

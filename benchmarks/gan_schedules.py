@@ -19,6 +19,7 @@ from pathlib import Path
 
 import yaml
 
+from restora.io import write_text_atomic
 from restora.train.faces import split_files
 from restora.zoo.ship import epoch_means
 
@@ -100,9 +101,9 @@ def main() -> None:
     a = p.parse_args()
     runs = [read_run(run) for run in a.runs]
     plot(runs, a.figure)
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(markdown(runs, a.figure))
-    print(a.out.read_text())
+    text = markdown(runs, a.figure)
+    write_text_atomic(a.out, text)
+    print(text)
 
 
 if __name__ == "__main__":

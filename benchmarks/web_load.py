@@ -32,6 +32,8 @@ import numpy as np
 from PIL import Image
 from skimage import data
 
+from restora.io import write_text_atomic
+
 
 def rss_mb(pid: int) -> float:
     """Resident memory of ``pid`` in MB."""
@@ -158,8 +160,7 @@ def main() -> None:
         f"Command: `python benchmarks/web_load.py --clients {a.clients} --jobs {a.jobs} --queue {a.queue} "
         f"--workers {a.workers} --size {a.size} --method {a.method} --backoff {a.backoff}`", "",
     ]
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text("\n".join(lines))
+    write_text_atomic(a.out, "\n".join(lines))
     print("\n".join(lines))
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from restora.io.atomic import atomic_path
+
 
 def plot_curves(rows: list[dict[str, Any]], path: Path) -> None:
     """Losses (left, log scale) and validation PSNR (right) against step."""
@@ -35,7 +37,6 @@ def plot_curves(rows: list[dict[str, Any]], path: Path) -> None:
         ax.set_title("validation")
         ax.legend()
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.part.png")
-    fig.savefig(tmp, dpi=80)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=80)
     plt.close(fig)
-    tmp.replace(path)

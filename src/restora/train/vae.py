@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from restora.errors import RestoraError
 from restora.generate import image_grid
-from restora.io import Image, write_image
+from restora.io import Image, atomic_path, write_image
 from restora.nets import build_net
 from restora.nets.autoencoders import SIZE
 from restora.train.data import ImageCache
@@ -163,8 +163,7 @@ def _plot_latent(means: torch.Tensor, labels: torch.Tensor, path: Path) -> Path:
     ax.set_ylabel("z2 (posterior mean)")
     ax.set_title(f"{len(means)} held-out images in the 2-D latent space")
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.part.png")
-    fig.savefig(tmp, dpi=90)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
     plt.close(fig)
-    tmp.replace(path)
     return path
