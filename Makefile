@@ -25,14 +25,14 @@ test: .venv
 bench: bench-denoise bench-upscale bench-inpaint
 
 bench-denoise: .venv
-	.venv/bin/restora bench denoise --data $(RESTORA_DATA)/denoise/gray/set12 --methods nlm,bm3d,unet-denoiser \
+	.venv/bin/restora bench denoise --data $(RESTORA_DATA)/denoise/gray/set12 --methods nlm,bm3d,unet-denoiser,unet-denoiser:ensemble=true \
 		--sigma 15,25,50 --format json --out out/bench/denoise-set12.json --readme README.md
-	.venv/bin/restora bench denoise --data $(RESTORA_DATA)/denoise/color/mcmaster --methods nlm,bm3d,unet-denoiser \
+	.venv/bin/restora bench denoise --data $(RESTORA_DATA)/denoise/color/mcmaster --methods nlm,bm3d,unet-denoiser,unet-denoiser:ensemble=true \
 		--sigma 15,25,50 --format json --out out/bench/denoise-mcmaster.json --readme README.md
 
 bench-upscale: .venv
 	.venv/bin/restora bench upscale --data $(RESTORA_DATA)/sr/set5 \
-		--methods bicubic,lanczos,srcnn-915,srcnn-955,fsrcnn,espcn,compact-sr \
+		--methods bicubic,lanczos,srcnn-915,srcnn-955,fsrcnn,espcn,compact-sr,compact-sr:ensemble=true \
 		--scale 2,3,4 --format json --out out/bench/upscale-set5.json --readme README.md
 
 # GAN-prior on the first 120 of the 500 held-out faces (about 2.4 s per face on a CPU thread),

@@ -59,6 +59,19 @@ def test_bad_requests(image_dir, tmp_path):
         run_bench("denoise", tmp_path / "nothing")
     with pytest.raises(RestoraError, match="unknown denoise method"):
         run_bench("denoise", image_dir, [25], ["magic"])
+    with pytest.raises(RestoraError, match="NAME:OPTION=VALUE"):
+        run_bench("denoise", image_dir, [25], ["nlm:factor"])
+    with pytest.raises(RestoraError, match="has no option strength"):
+        run_bench("denoise", image_dir, [25], ["nlm:strength=2"])
+    with pytest.raises(RestoraError, match="outside"):
+        run_bench("denoise", image_dir, [25], ["nlm:factor=99"])
+
+
+def test_a_method_runs_with_options_under_its_own_name(image_dir):
+    rows = run_bench("denoise", image_dir, [25], ["nlm", "nlm:factor=3"], limit=1)
+    scores = {r["method"]: r["psnr"] for r in rows}
+    assert set(scores) == {"input", "nlm", "nlm:factor=3"}
+    assert scores["nlm:factor=3"] < scores["nlm"]  # three times the default strength over-smooths
 
 
 ROWS = [{"task": "denoise", "method": m, "dataset": "set", "setting": s, "psnr": p, "ssim": 0.5,

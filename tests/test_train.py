@@ -122,3 +122,32 @@ def test_shipped_recipes_parse():
     for path in sorted((ROOT / "configs").rglob("*.yaml")):
         recipe = load_recipe(path)
         assert {"net", "train"} <= set(recipe), path
+
+
+def test_a_model_trained_in_stages_starts_from_the_last_and_ships_with_every_stage(photos, tmp_path, monkeypatch):
+    import yaml
+
+    import restora.zoo as zoo
+    from restora.zoo import ship
+
+    monkeypatch.chdir(tmp_path)
+    for module in (zoo, ship):
+        monkeypatch.setattr(module, "ZOO_DIR", tmp_path / "zoo")
+    first = recipe_for(photos, **{"train.steps": 40, "train.val_every": 20})
+    second = apply_overrides(first, ["init=runs/first/model.safetensors", "seed=4"])
+    (tmp_path / "configs").mkdir()
+    for name, recipe in (("first", first), ("second", second)):
+        (tmp_path / "configs" / f"{name}.yaml").write_text(yaml.safe_dump(recipe))
+    Trainer(first, "runs/first", progress=False).run()
+    trainer = Trainer(second, "runs/second", progress=False)
+    trained = load_net("runs/first/model.safetensors").state_dict()
+    assert all(torch.equal(v, trained[k]) for k, v in trainer.objective.net.state_dict().items())
+    trainer.run()
+
+    card = ship.ship(Path("runs/second"), "tiny", "tiny-dn", "a test model", 1, "configs/second.yaml").read_text()
+    assert "| 1 | `configs/first.yaml` | 40 |" in card and "| 2 | `configs/second.yaml` | 40 |" in card
+    assert "`OMP_NUM_THREADS=1 restora train configs/first.yaml`, then `OMP_NUM_THREADS=1 restora train " \
+           "configs/second.yaml`" in card
+    assert "### Stage 1 validation curve (`configs/first.yaml`)" in card
+    assert "in all stages" in card
+    assert load_net(tmp_path / "zoo" / "weights" / "tiny.safetensors") is not None

@@ -30,7 +30,7 @@ import torch
 from restora.degrade import apply_mask, blur, gaussian_noise, imresize, kernel_from_spec, make_mask
 from restora.errors import RestoraError
 from restora.io import list_images, read_image, write_text_atomic
-from restora.methods import get_method, list_methods
+from restora.methods import Restorer, get_method, list_methods
 from restora.metrics import psnr, ssim
 
 FIELDS = ("task", "method", "dataset", "setting", "psnr", "ssim", "seconds_per_image", "mp_per_s", "images")
@@ -128,6 +128,8 @@ def run_bench(task: str, data: str | Path, settings: list | None = None, methods
               log: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
     """Benchmark ``methods`` (default: all of the task's) on the images in ``data``.
 
+    methods: names, or NAME:OPTION=VALUE[:OPTION=VALUE] to run a method with options (e.g.
+    unet-denoiser:ensemble=true); the spec names the method's rows.
     settings: sigmas (denoise), integer scales (upscale), mask kinds (inpaint) or kernel specs
     (deblur); defaults in :data:`DEFAULT_SETTINGS`. ``offset`` and ``limit`` select images (e.g. a
     held-out tail of a training folder). Each method runs once untimed before it is timed.
@@ -140,7 +142,7 @@ def run_bench(task: str, data: str | Path, settings: list | None = None, methods
     data = Path(data)
     if not data.is_dir():
         raise RestoraError(f"{data}: no such folder")
-    restorers = [get_method(task, name) for name in methods or [m["name"] for m in list_methods(task)]]
+    restorers = [_method_spec(task, spec) for spec in methods or [m["name"] for m in list_methods(task)]]
     plan = [(setting, bench_images(task, data, setting, limit, offset))
             for setting in settings or DEFAULT_SETTINGS[task]]
     total, done = sum(len(paths) for _, paths in plan) * len(restorers), 0
@@ -156,29 +158,40 @@ def run_bench(task: str, data: str | Path, settings: list | None = None, methods
             case = PROTOCOLS[task](cache[path], setting, seed + index)
             if task != "upscale":
                 tallies.setdefault((BASELINE, label), _Tally()).add(case.degraded, case, 0.0)
-            for restorer in restorers:
-                if restorer.name not in skipped:
+            for name, restorer, options in restorers:
+                if name not in skipped:
                     try:
-                        if restorer.name not in warm:  # untimed first call: imports, weights, caches
-                            restorer.restore(case.degraded, **case.inputs)
-                            warm.add(restorer.name)
+                        if name not in warm:  # untimed first call: imports, weights, caches
+                            restorer.restore(case.degraded, **case.inputs, **options)
+                            warm.add(name)
                         start = time.perf_counter()
-                        out = restorer.restore(case.degraded, **case.inputs)
-                        tallies.setdefault((restorer.name, label), _Tally()).add(out, case,
-                                                                                 time.perf_counter() - start)
+                        out = restorer.restore(case.degraded, **case.inputs, **options)
+                        tallies.setdefault((name, label), _Tally()).add(out, case, time.perf_counter() - start)
                     except RestoraError as exc:
-                        skipped.add(restorer.name)
-                        tallies.pop((restorer.name, label), None)
+                        skipped.add(name)
+                        tallies.pop((name, label), None)
                         if log:
-                            log(f"{restorer.name} skipped at {label}: {exc}")
+                            log(f"{name} skipped at {label}: {exc}")
                 done += 1
                 if progress:
                     progress(done, total)
     if not tallies:
         raise RestoraError(f"{data}: no method produced a result")
-    order = [BASELINE] + [r.name for r in restorers]
+    order = [BASELINE] + [name for name, _, _ in restorers]
     keys = sorted(tallies, key=lambda k: order.index(k[0]))  # stable: settings keep their order
     return [_row(task, data.name, name, label, tallies[name, label]) for name, label in keys]
+
+
+def _method_spec(task: str, spec: str) -> tuple[str, Restorer, dict[str, Any]]:
+    """'NAME' or 'NAME:OPTION=VALUE[:OPTION=VALUE]' (e.g. unet-denoiser:ensemble=true) -> (the spec as
+    the row's method name, the restorer, the options given, checked)."""
+    name, *pairs = spec.split(":")
+    restorer = get_method(task, name)
+    given = dict(pair.partition("=")[::2] for pair in pairs)
+    if any(not key or not value for key, value in given.items()):
+        raise RestoraError(f"method '{spec}': write options as NAME:OPTION=VALUE")
+    checked = restorer.check_options(given)
+    return spec, restorer, {key: checked[key] for key in given}
 
 
 def _row(task: str, dataset: str, method: str, label: str, tally: _Tally) -> dict[str, Any]:

@@ -101,7 +101,8 @@ def bench(task: Annotated[str, typer.Argument(help="denoise, upscale, inpaint or
           mask: Annotated[str, typer.Option(help="inpaint: mask kinds.")] = _default("inpaint"),
           kernel: Annotated[str, typer.Option(help="deblur: kernel specs.")] = _default("deblur"),
           methods: Annotated[Optional[str], typer.Option(help="Comma-separated methods; all of the task's when "
-                                                         "omitted.", show_default=False)] = None,
+                                                         "omitted. NAME:OPTION=VALUE runs one with options, "
+                                                         "e.g. unet-denoiser:ensemble=true.", show_default=False)] = None,
           seed: Seed = 0,
           fmt: Annotated[str, typer.Option("--format", help=f"Output: {', '.join(FORMATS)}.")] = "md",
           out: Annotated[Optional[Path], typer.Option(help="Write the report here instead of printing it.",

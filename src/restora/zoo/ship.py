@@ -5,7 +5,8 @@ RUN_DIR/model.safetensors (or ``--weights FILE``, e.g. a GAN run's discriminator
 zoo/weights/NAME.safetensors, (re)writes its models.json entry (task and architecture from the
 weight file's metadata) and the card zoo/cards/NAME.md from the run's recipe and log (data,
 recipe, steps, training time, the command that reproduces it, validation curve and best
-validation PSNR/SSIM; for a VAE (``objective: vae``) the held-out ELBO instead; for a GAN
+validation PSNR/SSIM, and for a model trained in stages (a chain of ``init:``) each earlier
+stage's recipe, time and curve; for a VAE (``objective: vae``) the held-out ELBO instead; for a GAN
 (``objective: gan``) the losses per epoch; ``--notes FILE`` appends a Markdown section, e.g. a
 comparison of runs). The benchmark tables beside the classical methods are in the README, made
 by ``make bench`` (``--benchmark`` names another command).
@@ -34,10 +35,9 @@ def ship(run: Path, name: str, method: str, summary: str, priority: int, recipe_
          sharing: str = SHARING, benchmark: str = BENCHMARK, weights_file: str = "model.safetensors",
          notes: Path | None = None) -> Path:
     recipe = yaml.safe_load((run / "recipe.yaml").read_text())
-    with (run / "log.csv").open() as f:
-        rows = list(csv.DictReader(f))
+    rows = _read_log(run)
     weights = ZOO_DIR / "weights" / f"{name}.safetensors"
-    weights.parent.mkdir(exist_ok=True)
+    weights.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(run / weights_file, weights)
     net = load_net(weights)
     meta = read_metadata(weights)
@@ -72,7 +72,10 @@ _PROTOCOLS = {
 def _card(entry: dict, recipe: dict, rows: list[dict], recipe_file: str, sharing: str, benchmark: str) -> str:
     val_rows = [r for r in rows if r.get("psnr")]
     best = max(val_rows, key=lambda r: float(r["psnr"])) if val_rows else {}
-    settings = sorted({k[5:] for k in best if k.startswith("psnr_")}, key=lambda s: float(s.strip("sigmax")))
+    settings = _settings(best)
+    stages = [*earlier_stages(recipe), (recipe_file, recipe, rows)]
+    all_seconds = sum(_training_seconds(r, int(rc["data"].get("batch", 16))) for _, rc, r in stages)
+    commands = [f"`OMP_NUM_THREADS=1 restora train {file}`" for file, _, _ in stages]
     data = recipe["data"]
     augment = "8 flips/rotations" if data.get("flips", True) else "no flips"
     lines = [
@@ -81,20 +84,75 @@ def _card(entry: dict, recipe: dict, rows: list[dict], recipe_file: str, sharing
         f"| degradation | {json.dumps(recipe['degradation'])} |",
         f"| recipe | `{recipe_file}` (loss {recipe.get('loss', 'l1')}, {_optimisation(recipe)}) |",
         *([f"| starts from | `{recipe['init']}` (every tensor whose name and shape match) |"] if recipe.get("init") else []),
-        *_time_rows(rows, recipe, sharing),
+        *_time_rows(rows, recipe, sharing, all_seconds if len(stages) > 1 else None),
         f"| validation | `{data.get('val')}`{_first(data.get('val_limit'))}, best at step {best.get('step', '?')} |",
-        f"| reproduce | `OMP_NUM_THREADS=1 restora train {recipe_file} --out runs/{entry['name']}`; the figures "
-        f"below are that run's `log.csv` validation rows; benchmark tables beside the classical methods: "
-        f"{benchmark} |", "",
+        f"| reproduce | {', then '.join(commands)}{_STAGE_FOLDERS if len(stages) > 1 else ''}; the figures below "
+        f"are the last run's `log.csv` validation rows; "
+        f"benchmark tables beside the classical methods: {benchmark} |", "",
         f"## Validation during training (restora's engine, REFERENCE.md protocol: {_PROTOCOLS[entry['task']]})", "",
         "| setting | PSNR (dB) | SSIM |", "|---|---|---|",
         *[f"| {s} | {float(best['psnr_' + s]):.2f} | {float(best['ssim_' + s]):.4f} |" for s in settings], "",
-        "## Validation curve", "",
-        "| step | " + " | ".join(settings) + " |", "|---|" + "---|" * len(settings),
-        *[f"| {r['step']} | " +
-          " | ".join(f"{float(r['psnr_' + s]):.2f}" for s in settings) + " |" for r in val_rows], "",
+        "## Validation curve", "", *_curve(val_rows, settings), "",
     ]
+    if len(stages) > 1:
+        lines += _stage_lines(stages)
     return "\n".join(lines)
+
+
+_STAGE_FOLDERS = " (each into its default folder runs/<recipe name>, where the next stage's `init:` finds it)"
+
+
+def earlier_stages(recipe: dict) -> list[tuple[str, dict, list[dict]]]:
+    """The runs a recipe's ``init:`` chain starts from, first stage first, as (recipe file, recipe as
+    run, log rows). An ``init:`` names a run's default folder, runs/<recipe name>/model.safetensors,
+    so its recipe file is configs/**/<recipe name>.yaml; the chain stops at a run this checkout lacks."""
+    stages = []
+    init = recipe.get("init")
+    while init:
+        run = Path(init).parent
+        files = sorted(Path("configs").rglob(f"{run.name}.yaml"))
+        if not files or not (run / "log.csv").is_file():
+            break
+        run_recipe = yaml.safe_load((run / "recipe.yaml").read_text())
+        stages.insert(0, (files[0].as_posix(), run_recipe, _read_log(run)))
+        init = run_recipe.get("init")
+    return stages
+
+
+def _stage_lines(stages: list[tuple[str, dict, list[dict]]]) -> list[str]:
+    """A card's section on a model trained in stages: steps, time and last validation of each, and
+    the validation curves of the stages before the last."""
+    lines = ["## Training stages", "",
+             "Each stage starts from the weights of the one before (`init:`) with a fresh optimiser and "
+             "learning-rate schedule; the tables above are the last stage's.", "",
+             "| stage | recipe | steps | training time (h) | last validation PSNR (dB) |", "|---|---|---|---|---|"]
+    for i, (file, recipe, rows) in enumerate(stages, 1):
+        last = ([r for r in rows if r.get("psnr")] or [{}])[-1]
+        shown = ", ".join(f"{s} {float(last['psnr_' + s]):.2f}" for s in _settings(last)) or "?"
+        seconds = _training_seconds(rows, int(recipe["data"].get("batch", 16)))
+        lines.append(f"| {i} | `{file}` | {rows[-1]['step'] if rows else '?'} | {seconds / 3600:.2f} | {shown} |")
+    for i, (file, _, rows) in enumerate(stages[:-1], 1):
+        val_rows = [r for r in rows if r.get("psnr")]
+        lines += ["", f"### Stage {i} validation curve (`{file}`)", "",
+                  *_curve(val_rows, _settings(val_rows[-1] if val_rows else {}))]
+    return lines + [""]
+
+
+def _settings(row: dict) -> list[str]:
+    """The validation settings (sigma15, x3, ...) of a log row, in order."""
+    return sorted({k[5:] for k in row if k.startswith("psnr_")}, key=lambda s: float(s.strip("sigmax")))
+
+
+def _curve(val_rows: list[dict], settings: list[str]) -> list[str]:
+    """Markdown table of validation PSNR per step and setting."""
+    return ["| step | " + " | ".join(settings) + " |", "|---|" + "---|" * len(settings),
+            *[f"| {r['step']} | " + " | ".join(f"{float(r['psnr_' + s]):.2f}" for s in settings) + " |"
+              for r in val_rows]]
+
+
+def _read_log(run: Path) -> list[dict]:
+    with (run / "log.csv").open() as f:
+        return list(csv.DictReader(f))
 
 
 def _vae_card(entry: dict, recipe: dict, rows: list[dict], recipe_file: str, sharing: str, benchmark: str) -> str:
@@ -189,12 +247,14 @@ def _optimisation(recipe: dict) -> str:
     return f"{json.dumps(recipe.get('optimizer', {}))}, schedule {json.dumps(recipe.get('schedule', {}))}"
 
 
-def _time_rows(rows: list[dict], recipe: dict, sharing: str) -> list[str]:
-    """The steps and training-time rows of a card's table."""
+def _time_rows(rows: list[dict], recipe: dict, sharing: str, all_seconds: float | None = None) -> list[str]:
+    """The steps and training-time rows of a card's table (``all_seconds``: the time of every stage of
+    a model trained in stages)."""
     seconds = _training_seconds(rows, int(recipe["data"].get("batch", 16)))
+    stages = f" in this stage ({all_seconds / 3600:.2f} h in all stages, below)" if all_seconds else ""
     return [f"| steps | {rows[-1]['step'] if rows else '?'} |",
-            f"| training time | {seconds / 3600:.2f} h of optimisation steps (validation excluded), one torch "
-            f"thread on a {os.cpu_count()}-core {platform.machine()} CPU, {sharing} |"]
+            f"| training time | {seconds / 3600:.2f} h of optimisation steps (validation excluded){stages}, one "
+            f"torch thread on a {os.cpu_count()}-core {platform.machine()} CPU, {sharing} |"]
 
 
 def _training_seconds(rows: list[dict], batch: int) -> float:
