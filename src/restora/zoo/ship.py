@@ -70,11 +70,11 @@ _PROTOCOLS = {
 
 
 def _card(entry: dict, recipe: dict, rows: list[dict], recipe_file: str, sharing: str, benchmark: str) -> str:
-    val_rows = [r for r in rows if r.get("psnr")]
+    val_rows = _val_rows(rows)
     best = max(val_rows, key=lambda r: float(r["psnr"])) if val_rows else {}
     settings = _settings(best)
     stages = [*earlier_stages(recipe), (recipe_file, recipe, rows)]
-    all_seconds = sum(_training_seconds(r, int(rc["data"].get("batch", 16))) for _, rc, r in stages)
+    all_seconds = sum(_training_seconds(stage_rows, stage) for _, stage, stage_rows in stages)
     commands = [f"`OMP_NUM_THREADS=1 restora train {file}`" for file, _, _ in stages]
     data = recipe["data"]
     augment = "8 flips/rotations" if data.get("flips", True) else "no flips"
@@ -126,21 +126,26 @@ def _stage_lines(stages: list[tuple[str, dict, list[dict]]]) -> list[str]:
              "Each stage starts from the weights of the one before (`init:`) with a fresh optimiser and "
              "learning-rate schedule; the tables above are the last stage's.", "",
              "| stage | recipe | steps | training time (h) | last validation PSNR (dB) |", "|---|---|---|---|---|"]
+    curves = []
     for i, (file, recipe, rows) in enumerate(stages, 1):
-        last = ([r for r in rows if r.get("psnr")] or [{}])[-1]
-        shown = ", ".join(f"{s} {float(last['psnr_' + s]):.2f}" for s in _settings(last)) or "?"
-        seconds = _training_seconds(rows, int(recipe["data"].get("batch", 16)))
-        lines.append(f"| {i} | `{file}` | {rows[-1]['step'] if rows else '?'} | {seconds / 3600:.2f} | {shown} |")
-    for i, (file, _, rows) in enumerate(stages[:-1], 1):
-        val_rows = [r for r in rows if r.get("psnr")]
-        lines += ["", f"### Stage {i} validation curve (`{file}`)", "",
-                  *_curve(val_rows, _settings(val_rows[-1] if val_rows else {}))]
-    return lines + [""]
+        val_rows = _val_rows(rows)
+        settings = _settings(val_rows[-1] if val_rows else {})
+        shown = ", ".join(f"{s} {float(val_rows[-1]['psnr_' + s]):.2f}" for s in settings) or "?"
+        lines.append(f"| {i} | `{file}` | {rows[-1]['step'] if rows else '?'} | "
+                     f"{_training_seconds(rows, recipe) / 3600:.2f} | {shown} |")
+        if i < len(stages):
+            curves += ["", f"### Stage {i} validation curve (`{file}`)", "", *_curve(val_rows, settings)]
+    return lines + curves + [""]
 
 
 def _settings(row: dict) -> list[str]:
     """The validation settings (sigma15, x3, ...) of a log row, in order."""
     return sorted({k[5:] for k in row if k.startswith("psnr_")}, key=lambda s: float(s.strip("sigmax")))
+
+
+def _val_rows(rows: list[dict]) -> list[dict]:
+    """The log rows that carry validation results."""
+    return [r for r in rows if r.get("psnr")]
 
 
 def _curve(val_rows: list[dict], settings: list[str]) -> list[str]:
@@ -250,15 +255,17 @@ def _optimisation(recipe: dict) -> str:
 def _time_rows(rows: list[dict], recipe: dict, sharing: str, all_seconds: float | None = None) -> list[str]:
     """The steps and training-time rows of a card's table (``all_seconds``: the time of every stage of
     a model trained in stages)."""
-    seconds = _training_seconds(rows, int(recipe["data"].get("batch", 16)))
+    seconds = _training_seconds(rows, recipe)
     stages = f" in this stage ({all_seconds / 3600:.2f} h in all stages, below)" if all_seconds else ""
     return [f"| steps | {rows[-1]['step'] if rows else '?'} |",
             f"| training time | {seconds / 3600:.2f} h of optimisation steps (validation excluded){stages}, one "
             f"torch thread on a {os.cpu_count()}-core {platform.machine()} CPU, {sharing} |"]
 
 
-def _training_seconds(rows: list[dict], batch: int) -> float:
-    """Time spent in optimisation steps, from each log row's step count and patches/s."""
+def _training_seconds(rows: list[dict], recipe: dict) -> float:
+    """Time spent in optimisation steps, from each log row's step count and patches/s (patches of
+    the recipe's batch size per step)."""
+    batch = int(recipe["data"].get("batch", 16))
     total, prev = 0.0, 0
     for r in rows:
         step = int(r["step"])
