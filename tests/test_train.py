@@ -144,10 +144,11 @@ def test_a_model_trained_in_stages_starts_from_the_last_and_ships_with_every_sta
     assert all(torch.equal(v, trained[k]) for k, v in trainer.objective.net.state_dict().items())
     trainer.run()
 
-    card = ship.ship(Path("runs/second"), "tiny", "tiny-dn", "a test model", 1, "configs/second.yaml").read_text()
+    card = ship.ship(Path("runs/second"), "tiny", "tiny-dn", "a test model", 1, "configs/second.yaml",
+                     threads=2).read_text()
     assert "| 1 | `configs/first.yaml` | 40 |" in card and "| 2 | `configs/second.yaml` | 40 |" in card
     assert "`OMP_NUM_THREADS=1 restora train configs/first.yaml`, then `OMP_NUM_THREADS=1 restora train " \
            "configs/second.yaml`" in card
     assert "### Stage 1 validation curve (`configs/first.yaml`)" in card
-    assert "in all stages" in card
+    assert "in all stages" in card and "2 torch threads on a" in card
     assert load_net(tmp_path / "zoo" / "weights" / "tiny.safetensors") is not None

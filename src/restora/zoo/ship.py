@@ -33,7 +33,7 @@ BENCHMARK = "`make bench` (README)"
 
 def ship(run: Path, name: str, method: str, summary: str, priority: int, recipe_file: str,
          sharing: str = SHARING, benchmark: str = BENCHMARK, weights_file: str = "model.safetensors",
-         notes: Path | None = None) -> Path:
+         notes: Path | None = None, threads: int = 1) -> Path:
     recipe = yaml.safe_load((run / "recipe.yaml").read_text())
     rows = _read_log(run)
     weights = ZOO_DIR / "weights" / f"{name}.safetensors"
@@ -55,7 +55,9 @@ def ship(run: Path, name: str, method: str, summary: str, priority: int, recipe_
     (ZOO_DIR / "cards").mkdir(exist_ok=True)
     card = ZOO_DIR / "cards" / f"{name}.md"
     write = {"vae": _vae_card, "gan": _gan_card}.get(recipe.get("objective"), _card)
-    text = write(entry, recipe, rows, recipe_file, sharing, benchmark)
+    hardware = (f"{'one torch thread' if threads == 1 else f'{threads} torch threads'} on a "
+                f"{os.cpu_count()}-core {platform.machine()} CPU, {sharing}")
+    text = write(entry, recipe, rows, recipe_file, hardware, benchmark)
     write_text_atomic(card, text + ("\n" + notes.read_text() if notes else ""))
     return card
 
@@ -69,7 +71,7 @@ _PROTOCOLS = {
 }
 
 
-def _card(entry: dict, recipe: dict, rows: list[dict], recipe_file: str, sharing: str, benchmark: str) -> str:
+def _card(entry: dict, recipe: dict, rows: list[dict], recipe_file: str, hardware: str, benchmark: str) -> str:
     val_rows = _val_rows(rows)
     best = max(val_rows, key=lambda r: float(r["psnr"])) if val_rows else {}
     settings = _settings(best)
@@ -84,7 +86,7 @@ def _card(entry: dict, recipe: dict, rows: list[dict], recipe_file: str, sharing
         f"| degradation | {json.dumps(recipe['degradation'])} |",
         f"| recipe | `{recipe_file}` (loss {recipe.get('loss', 'l1')}, {_optimisation(recipe)}) |",
         *([f"| starts from | `{recipe['init']}` (every tensor whose name and shape match) |"] if recipe.get("init") else []),
-        *_time_rows(rows, recipe, sharing, all_seconds if len(stages) > 1 else None),
+        *_time_rows(rows, recipe, hardware, all_seconds if len(stages) > 1 else None),
         f"| validation | `{data.get('val')}`{_first(data.get('val_limit'))}, best at step {best.get('step', '?')} |",
         f"| reproduce | {', then '.join(commands)}{_STAGE_FOLDERS if len(stages) > 1 else ''}; the figures below "
         f"are the last run's `log.csv` validation rows; "
@@ -160,7 +162,7 @@ def _read_log(run: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def _vae_card(entry: dict, recipe: dict, rows: list[dict], recipe_file: str, sharing: str, benchmark: str) -> str:
+def _vae_card(entry: dict, recipe: dict, rows: list[dict], recipe_file: str, hardware: str, benchmark: str) -> str:
     """A VAE's card: the held-out negative ELBO (reconstruction + KL, nats per image) at the last
     step, and its curve at every validation step."""
     data = recipe["data"]
@@ -171,7 +173,7 @@ def _vae_card(entry: dict, recipe: dict, rows: list[dict], recipe_file: str, sha
         f"| training data | `{data['train']}` (whole images, batch {data.get('batch', 128)}) |",
         f"| recipe | `{recipe_file}` (loss: negative ELBO = Bernoulli cross-entropy of the gray levels summed "
         f"over the pixels + KL to N(0, I); {_optimisation(recipe)}) |",
-        *_time_rows(rows, recipe, sharing),
+        *_time_rows(rows, recipe, hardware),
         f"| held out | `{data['val']}`, never trained on |",
         f"| reproduce | `OMP_NUM_THREADS=1 restora train {recipe_file} --out runs/{entry['name']}`; the figures "
         f"below are that run's `log.csv` validation rows; samples, reconstructions, interpolations: {benchmark} |",
@@ -189,7 +191,7 @@ def _vae_card(entry: dict, recipe: dict, rows: list[dict], recipe_file: str, sha
     return "\n".join(lines)
 
 
-def _gan_card(entry: dict, recipe: dict, rows: list[dict], recipe_file: str, sharing: str, benchmark: str) -> str:
+def _gan_card(entry: dict, recipe: dict, rows: list[dict], recipe_file: str, hardware: str, benchmark: str) -> str:
     """A GAN's card (generator or discriminator of one run): data, schedule, time, losses per epoch."""
     from restora.train.faces import split_files
 
@@ -205,7 +207,7 @@ def _gan_card(entry: dict, recipe: dict, rows: list[dict], recipe_file: str, sha
         f"flips, batch {data.get('batch', 64)} |",
         f"| recipe | `{recipe_file}` ({gan.get('d_steps', 1)} discriminator step : {gan.get('g_steps', 2)} generator "
         f"steps, BCE on logits, real label {gan.get('real_label', 0.9)}; {_optimisation(recipe)}) |",
-        *_time_rows(rows, recipe, sharing),
+        *_time_rows(rows, recipe, hardware),
         f"| epochs | {steps / per_epoch:.1f} ({per_epoch} steps of {data.get('batch', 64)} real faces each) |",
         f"| reproduce | `OMP_NUM_THREADS=1 restora train {recipe_file} --out runs/{Path(recipe_file).stem}` "
         f"(model.safetensors: the generator, discriminator.safetensors, log.csv, curves.png, fixed-z grids in "
@@ -252,14 +254,14 @@ def _optimisation(recipe: dict) -> str:
     return f"{json.dumps(recipe.get('optimizer', {}))}, schedule {json.dumps(recipe.get('schedule', {}))}"
 
 
-def _time_rows(rows: list[dict], recipe: dict, sharing: str, all_seconds: float | None = None) -> list[str]:
-    """The steps and training-time rows of a card's table (``all_seconds``: the time of every stage of
-    a model trained in stages)."""
+def _time_rows(rows: list[dict], recipe: dict, hardware: str, all_seconds: float | None = None) -> list[str]:
+    """The steps and training-time rows of a card's table (``hardware``: threads, CPU and what shared it;
+    ``all_seconds``: the time of every stage of a model trained in stages)."""
     seconds = _training_seconds(rows, recipe)
     stages = f" in this stage ({all_seconds / 3600:.2f} h in all stages, below)" if all_seconds else ""
     return [f"| steps | {rows[-1]['step'] if rows else '?'} |",
-            f"| training time | {seconds / 3600:.2f} h of optimisation steps (validation excluded){stages}, one "
-            f"torch thread on a {os.cpu_count()}-core {platform.machine()} CPU, {sharing} |"]
+            f"| training time | {seconds / 3600:.2f} h of optimisation steps (validation excluded){stages}, "
+            f"{hardware} |"]
 
 
 def _training_seconds(rows: list[dict], recipe: dict) -> float:
@@ -283,13 +285,14 @@ def main() -> None:
     p.add_argument("--priority", type=int, default=10)
     p.add_argument("--recipe", required=True, help="recipe file in configs/ the run used")
     p.add_argument("--sharing", default=SHARING, help="what the CPU was shared with during training")
+    p.add_argument("--threads", type=int, default=1, help="torch threads the (last) run trained with")
     p.add_argument("--benchmark", default=BENCHMARK, help="the command that makes this model's benchmark "
                    "tables or figures (Markdown)")
     p.add_argument("--weights", default="model.safetensors", help="weight file of the run to ship")
     p.add_argument("--notes", type=Path, help="Markdown file appended to the card")
     a = p.parse_args()
     print(ship(a.run, a.name, a.method, a.summary, a.priority, a.recipe, a.sharing, a.benchmark, a.weights,
-               a.notes))
+               a.notes, a.threads))
 
 
 if __name__ == "__main__":
