@@ -118,6 +118,20 @@ def test_torchrun_two_processes_end_with_identical_weights(photos, tmp_path):
     assert (tmp_path / "run" / "model.safetensors").is_file()
 
 
+def test_training_data_may_be_a_list_of_sources(photos, tmp_path):
+    from restora.train.data import ImageCache
+
+    other = tmp_path / "other"
+    other.mkdir()
+    PILImage.fromarray(skdata.rocket()).resize((96, 64)).save(other / "rocket.png")
+    cache = ImageCache([str(photos), str(other)], "rgb", min_side=32)
+    assert len(cache) == 5 and cache.labels is None
+    assert [tuple(img.shape) for img in cache.images[-2:]] == [(3, 128, 160), (3, 64, 96)]
+    run = tmp_path / "run"
+    Trainer(recipe_for(photos, **{"data.train": f"[{photos}, {other}]", "train.steps": 20}), run, progress=False).run()
+    assert (run / "model.safetensors").exists()
+
+
 def test_shipped_recipes_parse():
     for path in sorted((ROOT / "configs").rglob("*.yaml")):
         recipe = load_recipe(path)

@@ -70,13 +70,18 @@ def read_source(source: str | Path, mode: str, limit: int | None = None
 
 
 class ImageCache:
-    """All images of a data source (see read_source) as uint8 tensors (C, H, W) in a color mode
-    (see to_color_mode); ``labels``: their class labels (N,) int64 for an idx source, else None."""
+    """All images of a data source (see read_source), or of a list of sources one after another, as
+    uint8 tensors (C, H, W) in a color mode (see to_color_mode); ``limit`` applies to each source.
+    ``labels``: their class labels (N,) int64 for a single idx source, else None."""
 
-    def __init__(self, source: str | Path, mode: str, limit: int | None = None, min_side: int = 0):
-        images, self.labels = read_source(source, mode, limit)
-        self.images: list[torch.Tensor] = [(data * 255).round().to(torch.uint8) for data in images
-                                           if min(data.shape[1:]) >= min_side]
+    def __init__(self, source: str | Path | list, mode: str, limit: int | None = None, min_side: int = 0):
+        sources = source if isinstance(source, list) else [source]
+        self.images: list[torch.Tensor] = []
+        for one in sources:
+            images, labels = read_source(one, mode, limit)
+            self.images += [(data * 255).round().to(torch.uint8) for data in images
+                            if min(data.shape[1:]) >= min_side]
+        self.labels = labels if len(sources) == 1 else None
         if not self.images:
             raise RestoraError(f"{source}: no usable training images (need sides >= {min_side})")
 

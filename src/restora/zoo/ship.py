@@ -80,9 +80,12 @@ def _card(entry: dict, recipe: dict, rows: list[dict], recipe_file: str, hardwar
     commands = [f"`OMP_NUM_THREADS=1 restora train {file}`" for file, _, _ in stages]
     data = recipe["data"]
     augment = "8 flips/rotations" if data.get("flips", True) else "no flips"
+    if data.get("rescale"):
+        lo, hi = data["rescale"]
+        augment += f", each cut at 1/s the size and resized by s = {lo}" + (f" to {hi}" if hi != lo else "")
     lines = [
         *_head(entry, recipe),
-        f"| training data | `{data['train']}` ({data.get('patch')}x{data.get('patch')} patches, batch {data.get('batch')}, {augment}) |",
+        f"| training data | {_sources(data['train'])} ({data.get('patch')}x{data.get('patch')} patches, batch {data.get('batch')}, {augment}) |",
         f"| degradation | {json.dumps(recipe['degradation'])} |",
         f"| recipe | `{recipe_file}` (loss {recipe.get('loss', 'l1')}, {_optimisation(recipe)}) |",
         *([f"| starts from | `{recipe['init']}` (every tensor whose name and shape match) |"] if recipe.get("init") else []),
@@ -170,7 +173,7 @@ def _vae_card(entry: dict, recipe: dict, rows: list[dict], recipe_file: str, har
     last = val_rows[-1] if val_rows else {}
     lines = [
         *_head(entry, recipe),
-        f"| training data | `{data['train']}` (whole images, batch {data.get('batch', 128)}) |",
+        f"| training data | {_sources(data['train'])} (whole images, batch {data.get('batch', 128)}) |",
         f"| recipe | `{recipe_file}` (loss: negative ELBO = Bernoulli cross-entropy of the gray levels summed "
         f"over the pixels + KL to N(0, I); {_optimisation(recipe)}) |",
         *_time_rows(rows, recipe, hardware),
@@ -244,6 +247,11 @@ def _head(entry: dict, recipe: dict) -> list[str]:
             f"| architecture | `{entry['arch']}` {kwargs}, "
             f"{entry['params'] / 1e3:.0f}K parameters |",
             f"| task | {entry['task']} ({entry['channels']} channel{'s' if entry['channels'] > 1 else ''}) |"]
+
+
+def _sources(train: str | list[str]) -> str:
+    """A recipe's ``data.train``, one source or a list of them, as Markdown code spans."""
+    return " + ".join(f"`{one}`" for one in (train if isinstance(train, list) else [train]))
 
 
 def _first(limit: int | None) -> str:
