@@ -15,6 +15,7 @@ from skimage import data as skdata
 
 from conftest import interrupt_then_resume
 from restora.train import Trainer, apply_overrides, load_recipe
+from restora.train.data import ImageCache
 from restora.zoo import load_net, read_metadata
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,8 +120,6 @@ def test_torchrun_two_processes_end_with_identical_weights(photos, tmp_path):
 
 
 def test_training_data_may_be_a_list_of_sources(photos, tmp_path):
-    from restora.train.data import ImageCache
-
     other = tmp_path / "other"
     other.mkdir()
     PILImage.fromarray(skdata.rocket()).resize((96, 64)).save(other / "rocket.png")
