@@ -15,7 +15,8 @@ from skimage import data as skdata
 
 from conftest import interrupt_then_resume
 from restora.train import Trainer, apply_overrides, load_recipe
-from restora.train.data import ImageCache
+from restora.errors import RestoraError
+from restora.train.data import LUMA_WEIGHTS, ImageCache, sample_patches, saturate
 from restora.zoo import load_net, read_metadata
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -126,9 +127,27 @@ def test_training_data_may_be_a_list_of_sources(photos, tmp_path):
     cache = ImageCache([str(photos), str(other)], "rgb", min_side=32)
     assert len(cache) == 5 and cache.labels is None
     assert [tuple(img.shape) for img in cache.images[-2:]] == [(3, 128, 160), (3, 64, 96)]
+    weighted = ImageCache([str(photos), {"path": str(other), "repeat": 3}], "rgb", min_side=32)
+    assert len(weighted) == 7 and weighted.images[-1] is weighted.images[-3]
+    for bad in ({"path": str(other), "repeat": 0}, {"folder": str(other)}):
+        with pytest.raises(RestoraError, match="repeat|PATH"):
+            ImageCache([str(photos), bad], "rgb")
     run = tmp_path / "run"
     Trainer(recipe_for(photos, **{"data.train": f"[{photos}, {other}]", "train.steps": 20}), run, progress=False).run()
     assert (run / "model.safetensors").exists()
+
+
+def test_saturation_augmentation_scales_colour_around_luma(photos, tmp_path):
+    patch = torch.tensor([0.2, 0.5, 0.4]).view(3, 1, 1).expand(3, 4, 4)
+    assert torch.allclose(saturate(patch, 1.0), patch)
+    vivid = saturate(patch, 2.0)  # luma 0.3989: twice as far from it, luma kept
+    assert torch.allclose(vivid[:, 0, 0], torch.tensor([0.0011, 0.6011, 0.4011]), atol=1e-4)
+    assert torch.allclose(torch.einsum("c,chw->hw", LUMA_WEIGHTS, vivid), torch.full((4, 4), 0.3989), atol=1e-4)
+    gray = sample_patches(ImageCache(str(photos), "rgb"), 3, 32, torch.Generator().manual_seed(0),
+                          saturation=(0.0, 0.0))
+    assert gray.std(1).max() < 1e-6 and gray.std() > 0.05
+    with pytest.raises(RestoraError, match="saturation"):
+        Trainer(recipe_for(photos, **{"data.saturation": "[2, 1]"}), tmp_path / "run", progress=False)
 
 
 def test_shipped_recipes_parse():

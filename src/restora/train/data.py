@@ -69,18 +69,32 @@ def read_source(source: str | Path, mode: str, limit: int | None = None
     return (to_color_mode(read_image(f).data, mode) for f in files), None
 
 
+def source_repeat(source: str | Path | dict) -> tuple[str | Path, int]:
+    """A list entry of ``data.train``: ``PATH`` or ``{path: PATH, repeat: N}`` -> (PATH, N). A source
+    repeated N times has each of its images drawn N times as often as an image of a repeat-1 source."""
+    if not isinstance(source, dict):
+        return source, 1
+    if set(source) - {"path", "repeat"} or "path" not in source:
+        raise RestoraError(f"recipe: a data source is PATH or {{path: PATH, repeat: N}}, not {source}")
+    repeat = source.get("repeat", 1)
+    if not isinstance(repeat, int) or not 1 <= repeat <= 1000:
+        raise RestoraError(f"recipe: repeat of {source['path']} must be an integer from 1 to 1000, not {repeat}")
+    return source["path"], repeat
+
+
 class ImageCache:
-    """All images of a data source (see read_source), or of a list of sources one after another, as
-    uint8 tensors (C, H, W) in a color mode (see to_color_mode); ``limit`` applies to each source.
-    ``labels``: their class labels (N,) int64 for a single idx source, else None."""
+    """All images of a data source (see read_source), or of a list of sources one after another
+    (see source_repeat), as uint8 tensors (C, H, W) in a color mode (see to_color_mode); ``limit``
+    applies to each source. ``labels``: their class labels (N,) int64 for a single idx source, else None."""
 
     def __init__(self, source: str | Path | list, mode: str, limit: int | None = None, min_side: int = 0):
         sources = source if isinstance(source, list) else [source]
         self.images: list[torch.Tensor] = []
         for one in sources:
-            images, labels = read_source(one, mode, limit)
+            path, repeat = source_repeat(one)
+            images, labels = read_source(path, mode, limit)
             self.images += [(data * 255).round().to(torch.uint8) for data in images
-                            if min(data.shape[1:]) >= min_side]
+                            if min(data.shape[1:]) >= min_side] * repeat
         self.labels = labels if len(sources) == 1 else None
         if not self.images:
             raise RestoraError(f"{source}: no usable training images (need sides >= {min_side})")
@@ -96,12 +110,27 @@ def augment(patch: torch.Tensor, k: int) -> torch.Tensor:
     return torch.rot90(patch, k % 4, dims=(-2, -1))
 
 
+LUMA_WEIGHTS = torch.tensor([0.299, 0.587, 0.114])  # BT.601
+
+
+def saturate(patch: torch.Tensor, factor: float) -> torch.Tensor:
+    """Scale the colour of an RGB patch (3, H, W) in [0, 1] away from (factor > 1) or towards its
+    BT.601 luma, clamped to [0, 1] (torchvision's ColorJitter saturation); gray patches pass through."""
+    if patch.shape[0] != 3:
+        return patch
+    luma = torch.einsum("c,chw->hw", LUMA_WEIGHTS, patch)
+    return (luma + factor * (patch - luma)).clamp(0, 1)
+
+
 def sample_patches(cache: ImageCache, n: int, size: int, gen: torch.Generator, flips: bool = True,
-                   rescale: tuple[float, float] | None = None) -> torch.Tensor:
+                   rescale: tuple[float, float] | None = None,
+                   saturation: tuple[float, float] | None = None) -> torch.Tensor:
     """n random patches (n, C, size, size) float32 in [0, 1].
 
     ``rescale=(lo, hi)``: each patch is cut at size/s pixels and resized to size with a random
     s in [lo, hi] (bilinear, antialiased), the standard SR scale augmentation.
+    ``saturation=(lo, hi)``: each colour patch's saturation is scaled by a random factor in [lo, hi]
+    (see saturate).
     """
     out = []
     for _ in range(n):
@@ -118,6 +147,8 @@ def sample_patches(cache: ImageCache, n: int, size: int, gen: torch.Generator, f
         if crop != size:
             patch = F.interpolate(patch[None], size=(size, size), mode="bilinear", antialias=True,
                                   align_corners=False)[0].clamp(0, 1)
+        if saturation:
+            patch = saturate(patch, float(torch.empty(1).uniform_(*saturation, generator=gen)))
         if flips:
             patch = augment(patch, int(torch.randint(8, (1,), generator=gen)))
         out.append(patch)

@@ -107,6 +107,9 @@ class RestorationObjective:
         self.batch = int(data.get("batch", 16))
         self.flips = bool(data.get("flips", True))
         self.rescale = tuple(data["rescale"]) if data.get("rescale") else None
+        self.saturation = tuple(data["saturation"]) if data.get("saturation") else None
+        if self.saturation and not (len(self.saturation) == 2 and 0 <= self.saturation[0] <= self.saturation[1]):
+            raise RestoraError(f"recipe: data.saturation must be [lo, hi] with 0 <= lo <= hi, not {data['saturation']}")
         self.color = data.get("color", "gray" if self.channels == 1 else "rgb")
         self.cache = ImageCache(require(data, "train", "data"), self.color,
                                 limit=data.get("limit"), min_side=self.patch)
@@ -125,7 +128,8 @@ class RestorationObjective:
         return module(x, *inputs[1:])
 
     def train_step(self, gen: torch.Generator) -> dict[str, float]:
-        clean = sample_patches(self.cache, self.batch, self.patch, gen, self.flips, self.rescale)
+        clean = sample_patches(self.cache, self.batch, self.patch, gen, self.flips, self.rescale,
+                               self.saturation)
         inputs, target = self.degradation.make(clean, gen)
         with torch.autocast("cuda", enabled=self.device.type == "cuda"):
             loss = self.loss_fn(self.forward(self.train_module, inputs).float(), target.to(self.device))

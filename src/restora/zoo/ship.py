@@ -24,6 +24,7 @@ from pathlib import Path
 import yaml
 
 from restora.io.atomic import write_text_atomic
+from restora.train.data import source_repeat
 from restora.zoo import ZOO_DIR, load_net, read_metadata
 
 
@@ -83,6 +84,8 @@ def _card(entry: dict, recipe: dict, rows: list[dict], recipe_file: str, hardwar
     if data.get("rescale"):
         lo, hi = data["rescale"]
         augment += f", each cut at 1/s the size and resized by s = {lo}" + (f" to {hi}" if hi != lo else "")
+    if data.get("saturation"):
+        augment += ", saturation scaled by {} to {}".format(*data["saturation"])
     lines = [
         *_head(entry, recipe),
         f"| training data | {_sources(data['train'])} ({data.get('patch')}x{data.get('patch')} patches, batch {data.get('batch')}, {augment}) |",
@@ -249,9 +252,11 @@ def _head(entry: dict, recipe: dict) -> list[str]:
             f"| task | {entry['task']} ({entry['channels']} channel{'s' if entry['channels'] > 1 else ''}) |"]
 
 
-def _sources(train: str | list[str]) -> str:
-    """A recipe's ``data.train``, one source or a list of them, as Markdown code spans."""
-    return " + ".join(f"`{one}`" for one in (train if isinstance(train, list) else [train]))
+def _sources(train: str | list) -> str:
+    """A recipe's ``data.train``, one source or a list of them (see source_repeat), as Markdown."""
+    sources = [source_repeat(one) for one in (train if isinstance(train, list) else [train])]
+    return " + ".join(f"`{path}`" + (f" (x{repeat}: each image drawn {repeat} times as often)" if repeat > 1 else "")
+                      for path, repeat in sources)
 
 
 def _first(limit: int | None) -> str:
