@@ -14,9 +14,10 @@ from PIL import Image as PILImage
 from skimage import data as skdata
 
 from conftest import interrupt_then_resume
-from restora.train import Trainer, apply_overrides, load_recipe
+from restora.color import rgb_to_ycbcr
 from restora.errors import RestoraError
-from restora.train.data import LUMA_WEIGHTS, ImageCache, sample_patches, saturate
+from restora.train import Trainer, apply_overrides, load_recipe
+from restora.train.data import ImageCache, sample_patches, saturate
 from restora.zoo import load_net, read_metadata
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -142,12 +143,13 @@ def test_saturation_augmentation_scales_colour_around_luma(photos, tmp_path):
     assert torch.allclose(saturate(patch, 1.0), patch)
     vivid = saturate(patch, 2.0)  # luma 0.3989: twice as far from it, luma kept
     assert torch.allclose(vivid[:, 0, 0], torch.tensor([0.0011, 0.6011, 0.4011]), atol=1e-4)
-    assert torch.allclose(torch.einsum("c,chw->hw", LUMA_WEIGHTS, vivid), torch.full((4, 4), 0.3989), atol=1e-4)
+    assert torch.allclose(rgb_to_ycbcr(vivid, luma_only=True), rgb_to_ycbcr(patch, luma_only=True), atol=1e-4)
     gray = sample_patches(ImageCache(str(photos), "rgb"), 3, 32, torch.Generator().manual_seed(0),
                           saturation=(0.0, 0.0))
     assert gray.std(1).max() < 1e-6 and gray.std() > 0.05
-    with pytest.raises(RestoraError, match="saturation"):
-        Trainer(recipe_for(photos, **{"data.saturation": "[2, 1]"}), tmp_path / "run", progress=False)
+    for bad in ("[2, 1]", "1.5"):
+        with pytest.raises(RestoraError, match="saturation"):
+            Trainer(recipe_for(photos, **{"data.saturation": bad}), tmp_path / "run", progress=False)
 
 
 def test_shipped_recipes_parse():

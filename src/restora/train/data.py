@@ -12,6 +12,7 @@ from typing import Iterator
 import torch
 import torch.nn.functional as F
 
+from restora.color import rgb_to_ycbcr, ycbcr_to_rgb
 from restora.errors import RestoraError
 from restora.io import list_images, read_image
 from restora.io.idx import is_idx, read_digits
@@ -110,16 +111,16 @@ def augment(patch: torch.Tensor, k: int) -> torch.Tensor:
     return torch.rot90(patch, k % 4, dims=(-2, -1))
 
 
-LUMA_WEIGHTS = torch.tensor([0.299, 0.587, 0.114])  # BT.601
-
-
 def saturate(patch: torch.Tensor, factor: float) -> torch.Tensor:
     """Scale the colour of an RGB patch (3, H, W) in [0, 1] away from (factor > 1) or towards its
-    BT.601 luma, clamped to [0, 1] (torchvision's ColorJitter saturation); gray patches pass through."""
+    luma: Cb and Cr of BT.601 YCbCr (restora.color) scaled about neutral, Y kept, clamped to [0, 1]
+    (the same as torchvision's ColorJitter saturation); gray patches pass through."""
     if patch.shape[0] != 3:
         return patch
-    luma = torch.einsum("c,chw->hw", LUMA_WEIGHTS, patch)
-    return (luma + factor * (patch - luma)).clamp(0, 1)
+    ycbcr = rgb_to_ycbcr(patch)
+    neutral = 128 / 255
+    chroma = neutral + factor * (ycbcr[1:] - neutral)
+    return ycbcr_to_rgb(torch.cat([ycbcr[:1], chroma])).clamp(0, 1)
 
 
 def sample_patches(cache: ImageCache, n: int, size: int, gen: torch.Generator, flips: bool = True,

@@ -107,9 +107,11 @@ class RestorationObjective:
         self.batch = int(data.get("batch", 16))
         self.flips = bool(data.get("flips", True))
         self.rescale = tuple(data["rescale"]) if data.get("rescale") else None
-        self.saturation = tuple(data["saturation"]) if data.get("saturation") else None
-        if self.saturation and not (len(self.saturation) == 2 and 0 <= self.saturation[0] <= self.saturation[1]):
-            raise RestoraError(f"recipe: data.saturation must be [lo, hi] with 0 <= lo <= hi, not {data['saturation']}")
+        saturation = data.get("saturation")
+        if saturation is not None and not (isinstance(saturation, list) and len(saturation) == 2
+                                           and 0 <= saturation[0] <= saturation[1]):
+            raise RestoraError(f"recipe: data.saturation must be [lo, hi] with 0 <= lo <= hi, not {saturation}")
+        self.saturation = tuple(saturation) if saturation else None
         self.color = data.get("color", "gray" if self.channels == 1 else "rgb")
         self.cache = ImageCache(require(data, "train", "data"), self.color,
                                 limit=data.get("limit"), min_side=self.patch)
