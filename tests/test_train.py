@@ -17,8 +17,10 @@ from conftest import interrupt_then_resume
 from restora.color import rgb_to_ycbcr
 from restora.errors import RestoraError
 from restora.train import Trainer, apply_overrides, load_recipe
+from restora.nets import build_net
 from restora.train.data import ImageCache, sample_patches, saturate
-from restora.zoo import load_net, read_metadata
+from restora.train.objectives import warm_start
+from restora.zoo import load_net, read_metadata, save_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -150,6 +152,17 @@ def test_saturation_augmentation_scales_colour_around_luma(photos, tmp_path):
     for bad in ("[2, 1]", "1.5"):
         with pytest.raises(RestoraError, match="saturation"):
             Trainer(recipe_for(photos, **{"data.saturation": bad}), tmp_path / "run", progress=False)
+
+
+def test_a_deeper_network_grown_from_a_shallower_one_starts_with_the_same_output(tmp_path):
+    shallow = build_net("unet-denoiser", channels=3, width=8, blocks=1)
+    save_weights(shallow, tmp_path / "shallow.safetensors", "unet-denoiser", {"channels": 3, "width": 8, "blocks": 1})
+    deep = build_net("unet-denoiser", channels=3, width=8, blocks=3)
+    warm_start(deep, tmp_path / "shallow.safetensors")
+    x, sigma = torch.rand(2, 3, 24, 24), torch.tensor([0.1, 0.2])
+    with torch.no_grad():
+        assert torch.allclose(deep(x, sigma), shallow(x, sigma), atol=1e-6)
+        assert deep.mid[2].body[0].weight.abs().sum() > 0  # new blocks can learn: only the last conv is zero
 
 
 def test_shipped_recipes_parse():

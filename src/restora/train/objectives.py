@@ -23,6 +23,7 @@ from restora.errors import RestoraError
 from restora.io import read_image
 from restora.metrics import psnr, ssim
 from restora.nets import build_net
+from restora.nets.blocks import ResBlock
 from restora.train.data import ImageCache, read_source, resolve_data_path, sample_patches, to_color_mode
 from restora.train.gan import GANObjective
 from restora.train.optim import make_optimizer, optimizer_step
@@ -38,7 +39,9 @@ LOSSES = {
 
 def warm_start(net: nn.Module, path: Path) -> None:
     """Copy every tensor of a weight file whose name and shape match ``net`` (``init:`` in a
-    recipe), e.g. an x3 super-resolver starting from the x2 one, all but its upsampler."""
+    recipe), e.g. an x3 super-resolver starting from the x2 one, all but its upsampler. A residual
+    block the file lacks entirely starts as the identity (its last conv zeroed), so a deeper network
+    grown from a shallower one computes the same function at step 0."""
     from safetensors.torch import load_file
 
     if not path.is_file():
@@ -48,6 +51,10 @@ def warm_start(net: nn.Module, path: Path) -> None:
     if not matched:
         raise RestoraError(f"recipe: init weights {path} share no tensor with this network")
     net.load_state_dict(matched, strict=False)
+    for name, block in net.named_modules():
+        if isinstance(block, ResBlock) and not any(f"{name}.{k}" in matched for k in block.state_dict()):
+            nn.init.zeros_(block.body[-1].weight)
+            nn.init.zeros_(block.body[-1].bias)
 
 
 class Degradation:

@@ -91,7 +91,8 @@ def _card(entry: dict, recipe: dict, rows: list[dict], recipe_file: str, hardwar
         f"| training data | {_sources(data['train'])} ({data.get('patch')}x{data.get('patch')} patches, batch {data.get('batch')}, {augment}) |",
         f"| degradation | {json.dumps(recipe['degradation'])} |",
         f"| recipe | `{recipe_file}` (loss {recipe.get('loss', 'l1')}, {_optimisation(recipe)}) |",
-        *([f"| starts from | `{recipe['init']}` (every tensor whose name and shape match) |"] if recipe.get("init") else []),
+        *([f"| starts from | `{recipe['init']}` (every tensor whose name and shape match; residual blocks "
+            "it lacks start as the identity) |"] if recipe.get("init") else []),
         *_time_rows(rows, recipe, hardware, all_seconds if len(stages) > 1 else None),
         f"| validation | `{data.get('val')}`{_first(data.get('val_limit'))}, best at step {best.get('step', '?')} |",
         f"| reproduce | {', then '.join(commands)}{_STAGE_FOLDERS if len(stages) > 1 else ''}; the figures below "
