@@ -38,5 +38,11 @@ class ResBlock(nn.Module):
         super().__init__()
         self.body = nn.Sequential(conv(width, width), nn.ReLU(inplace=True), conv(width, width))
 
+    def start_as_identity(self) -> None:
+        """Zero the last conv, so the block passes its input through until it learns otherwise
+        (a block added to a trained network, see restora.train.objectives.warm_start)."""
+        nn.init.zeros_(self.body[-1].weight)
+        nn.init.zeros_(self.body[-1].bias)
+
     def forward(self, x):
         return x + self.body(x)

@@ -53,8 +53,7 @@ def warm_start(net: nn.Module, path: Path) -> None:
     net.load_state_dict(matched, strict=False)
     for name, block in net.named_modules():
         if isinstance(block, ResBlock) and not any(f"{name}.{k}" in matched for k in block.state_dict()):
-            nn.init.zeros_(block.body[-1].weight)
-            nn.init.zeros_(block.body[-1].bias)
+            block.start_as_identity()
 
 
 class Degradation:
