@@ -149,9 +149,13 @@ def test_saturation_augmentation_scales_colour_around_luma(photos, tmp_path):
     gray = sample_patches(ImageCache(str(photos), "rgb"), 3, 32, torch.Generator().manual_seed(0),
                           saturation=(0.0, 0.0))
     assert gray.std(1).max() < 1e-6 and gray.std() > 0.05
-    for bad in ("[2, 1]", "1.5"):
-        with pytest.raises(RestoraError, match="saturation"):
-            Trainer(recipe_for(photos, **{"data.saturation": bad}), tmp_path / "run", progress=False)
+
+
+def test_augmentation_ranges_outside_their_rule_are_one_line_recipe_errors(photos, tmp_path):
+    for key, bad in (("saturation", "[2, 1]"), ("saturation", "1.5"), ("rescale", "[0, 1]"),
+                     ("rescale", "[0.6, 2]"), ("rescale", "[a, 1]")):
+        with pytest.raises(RestoraError, match=f"data.{key} must be"):
+            Trainer(recipe_for(photos, **{f"data.{key}": bad}), tmp_path / "run", progress=False)
 
 
 def test_a_deeper_network_grown_from_a_shallower_one_starts_with_the_same_output(tmp_path):
@@ -198,4 +202,5 @@ def test_a_model_trained_in_stages_starts_from_the_last_and_ships_with_every_sta
            "configs/second.yaml`" in card
     assert "### Stage 1 validation curve (`configs/first.yaml`)" in card
     assert "in all stages" in card and "2 torch threads on a" in card
+    assert "(every tensor whose name and shape match) |" in card  # FFDNet has no residual blocks to grow
     assert load_net(tmp_path / "zoo" / "weights" / "tiny.safetensors") is not None

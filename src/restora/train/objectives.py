@@ -98,6 +98,18 @@ class Degradation:
         return inputs, hr
 
 
+def interval(data: dict[str, Any], key: str, rule: str, holds) -> tuple[float, float] | None:
+    """``data[key]`` as (lo, hi), or None where the recipe leaves it out. Anything but a list of two
+    numbers for which ``holds(lo, hi)`` is a one-line recipe error naming the key and ``rule``."""
+    value = data.get(key)
+    if value is None:
+        return None
+    if not (isinstance(value, list) and len(value) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value) and holds(*value)):
+        raise RestoraError(f"recipe: data.{key} must be [lo, hi] with {rule}, not {value}")
+    return float(value[0]), float(value[1])
+
+
 class RestorationObjective:
     """Supervised restoration: degraded patch -> clean patch, one network, one loss."""
 
@@ -112,12 +124,8 @@ class RestorationObjective:
         self.patch = int(data.get("patch", 64))
         self.batch = int(data.get("batch", 16))
         self.flips = bool(data.get("flips", True))
-        self.rescale = tuple(data["rescale"]) if data.get("rescale") else None
-        saturation = data.get("saturation")
-        if saturation is not None and not (isinstance(saturation, list) and len(saturation) == 2
-                                           and 0 <= saturation[0] <= saturation[1]):
-            raise RestoraError(f"recipe: data.saturation must be [lo, hi] with 0 <= lo <= hi, not {saturation}")
-        self.saturation = tuple(saturation) if saturation else None
+        self.rescale = interval(data, "rescale", "0 < lo <= hi <= 1", lambda lo, hi: 0 < lo <= hi <= 1)
+        self.saturation = interval(data, "saturation", "0 <= lo <= hi", lambda lo, hi: 0 <= lo <= hi)
         self.color = data.get("color", "gray" if self.channels == 1 else "rgb")
         self.cache = ImageCache(require(data, "train", "data"), self.color,
                                 limit=data.get("limit"), min_side=self.patch)

@@ -24,6 +24,8 @@ from pathlib import Path
 import yaml
 
 from restora.io.atomic import write_text_atomic
+from restora.nets import build_net
+from restora.nets.blocks import ResBlock
 from restora.train.data import source_repeat
 from restora.zoo import ZOO_DIR, load_net, read_metadata
 
@@ -72,6 +74,12 @@ _PROTOCOLS = {
 }
 
 
+def _has_res_blocks(recipe: dict) -> bool:
+    """Whether the recipe's network has residual blocks, which ``init:`` grows as the identity."""
+    net = build_net(recipe["net"]["name"], **recipe["net"].get("args", {}))
+    return any(isinstance(module, ResBlock) for module in net.modules())
+
+
 def _card(entry: dict, recipe: dict, rows: list[dict], recipe_file: str, hardware: str, benchmark: str) -> str:
     val_rows = _val_rows(rows)
     best = max(val_rows, key=lambda r: float(r["psnr"])) if val_rows else {}
@@ -91,8 +99,9 @@ def _card(entry: dict, recipe: dict, rows: list[dict], recipe_file: str, hardwar
         f"| training data | {_sources(data['train'])} ({data.get('patch')}x{data.get('patch')} patches, batch {data.get('batch')}, {augment}) |",
         f"| degradation | {json.dumps(recipe['degradation'])} |",
         f"| recipe | `{recipe_file}` (loss {recipe.get('loss', 'l1')}, {_optimisation(recipe)}) |",
-        *([f"| starts from | `{recipe['init']}` (every tensor whose name and shape match; residual blocks "
-            "it lacks start as the identity) |"] if recipe.get("init") else []),
+        *([f"| starts from | `{recipe['init']}` (every tensor whose name and shape match"
+            f"{'; residual blocks it lacks start as the identity' if _has_res_blocks(recipe) else ''}) |"]
+          if recipe.get("init") else []),
         *_time_rows(rows, recipe, hardware, all_seconds if len(stages) > 1 else None),
         f"| validation | `{data.get('val')}`{_first(data.get('val_limit'))}, best at step {best.get('step', '?')} |",
         f"| reproduce | {', then '.join(commands)}{_STAGE_FOLDERS if len(stages) > 1 else ''}; the figures below "
