@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 import torch.nn as nn
@@ -98,7 +98,8 @@ class Degradation:
         return inputs, hr
 
 
-def interval(data: dict[str, Any], key: str, rule: str, holds) -> tuple[float, float] | None:
+def interval(data: dict[str, Any], key: str, rule: str,
+             holds: Callable[[float, float], bool]) -> tuple[float, float] | None:
     """``data[key]`` as (lo, hi), or None where the recipe leaves it out. Anything but a list of two
     numbers for which ``holds(lo, hi)`` is a one-line recipe error naming the key and ``rule``."""
     value = data.get(key)
