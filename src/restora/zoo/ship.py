@@ -19,12 +19,13 @@ import json
 import os
 import platform
 import shutil
+from functools import partial
 from pathlib import Path
 
+import torch.nn as nn
 import yaml
 
 from restora.io.atomic import write_text_atomic
-from restora.nets import build_net
 from restora.nets.blocks import ResBlock
 from restora.train.data import source_repeat
 from restora.zoo import ZOO_DIR, load_net, read_metadata
@@ -57,7 +58,7 @@ def ship(run: Path, name: str, method: str, summary: str, priority: int, recipe_
     write_text_atomic(index_path, json.dumps(sorted(index, key=lambda e: e["name"]), indent=1) + "\n")
     (ZOO_DIR / "cards").mkdir(exist_ok=True)
     card = ZOO_DIR / "cards" / f"{name}.md"
-    write = {"vae": _vae_card, "gan": _gan_card}.get(recipe.get("objective"), _card)
+    write = {"vae": _vae_card, "gan": _gan_card}.get(recipe.get("objective")) or partial(_card, net=net)
     hardware = (f"{'one torch thread' if threads == 1 else f'{threads} torch threads'} on a "
                 f"{os.cpu_count()}-core {platform.machine()} CPU, {sharing}")
     text = write(entry, recipe, rows, recipe_file, hardware, benchmark)
@@ -74,13 +75,8 @@ _PROTOCOLS = {
 }
 
 
-def _has_res_blocks(recipe: dict) -> bool:
-    """Whether the recipe's network has residual blocks, which ``init:`` grows as the identity."""
-    net = build_net(recipe["net"]["name"], **recipe["net"].get("args", {}))
-    return any(isinstance(module, ResBlock) for module in net.modules())
-
-
-def _card(entry: dict, recipe: dict, rows: list[dict], recipe_file: str, hardware: str, benchmark: str) -> str:
+def _card(entry: dict, recipe: dict, rows: list[dict], recipe_file: str, hardware: str, benchmark: str,
+          net: nn.Module) -> str:
     val_rows = _val_rows(rows)
     best = max(val_rows, key=lambda r: float(r["psnr"])) if val_rows else {}
     settings = _settings(best)
@@ -88,6 +84,7 @@ def _card(entry: dict, recipe: dict, rows: list[dict], recipe_file: str, hardwar
     all_seconds = sum(_training_seconds(stage_rows, stage) for _, stage, stage_rows in stages)
     commands = [f"`OMP_NUM_THREADS=1 restora train {file}`" for file, _, _ in stages]
     data = recipe["data"]
+    grows_blocks = any(isinstance(module, ResBlock) for module in net.modules())  # see warm_start
     augment = "8 flips/rotations" if data.get("flips", True) else "no flips"
     if data.get("rescale"):
         lo, hi = data["rescale"]
@@ -100,7 +97,7 @@ def _card(entry: dict, recipe: dict, rows: list[dict], recipe_file: str, hardwar
         f"| degradation | {json.dumps(recipe['degradation'])} |",
         f"| recipe | `{recipe_file}` (loss {recipe.get('loss', 'l1')}, {_optimisation(recipe)}) |",
         *([f"| starts from | `{recipe['init']}` (every tensor whose name and shape match"
-            f"{'; residual blocks it lacks start as the identity' if _has_res_blocks(recipe) else ''}) |"]
+            f"{'; residual blocks it lacks start as the identity' if grows_blocks else ''}) |"]
           if recipe.get("init") else []),
         *_time_rows(rows, recipe, hardware, all_seconds if len(stages) > 1 else None),
         f"| validation | `{data.get('val')}`{_first(data.get('val_limit'))}, best at step {best.get('step', '?')} |",
