@@ -1,0 +1,139 @@
+"""How far a shipped luma super-resolver can be fitted to a training set, and what that does to Set5.
+
+    python benchmarks/sr_fit.py [--models espcn-x3,espcn-x4] [--out benchmarks/results/sr_fit.md]
+
+Each shipped model is fine-tuned from its weights by full-batch L-BFGS (every pixel of the set in
+every loss evaluation, so no sampling noise; up to 20 evaluations a step, strong-Wolfe line search)
+on each set below, and its Set5 PSNR (Y, crop = scale, LR made as `restora train` validates) is
+measured before and after. Fitting Set5 itself says what the architecture can represent on the test
+images, and fitting four of them while measuring the fifth (each in turn) says how much of that
+carries to an image it has not seen; T91 with its eight rotations and flips says whether the shipped
+weights still sit short of their training set's optimum; the CBSD432 quarter says whether the other
+natural images in ../shared move Set5 up. The last step is reported, never the best: Set5 only
+measures. Needs ../shared/data (or RESTORA_DATA); about 30 minutes for the two ESPCNs on two
+threads.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import time
+from pathlib import Path
+
+import torch
+
+from speed import write_markdown
+from restora.io.image import read_image
+from restora.metrics import psnr
+from restora.train.data import resolve_data_path, to_color_mode
+from restora.train.objectives import Degradation
+from restora.zoo import load_shipped
+
+COLUMNS = ["model", "fitted to", "HR pixels", "L-BFGS steps", "seconds", "training MSE (start → end)",
+           "Set5 PSNR (start → end)"]
+# name: (files under RESTORA_DATA, every n-th of them, with their 8 rotations/flips, L-BFGS steps)
+SETS = {
+    "Set5 (the test images)": ("sr/set5/image_SRF_{scale}/*_HR.png", 1, False, 100),
+    "T91, 8 rotations/flips": ("sr/t91/*.png", 1, True, 3),
+    "CBSD432, every 4th": ("denoise/color/cbsd432/*.jpg", 4, False, 4),
+}
+
+
+def load_set(pattern: str, every: int, dihedral: bool, scale: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(LR (1, 1, h, w), HR (1, H, W)) luma pairs in [0, 1], LR made as `restora train` validates."""
+    downscale = Degradation({"kind": "downscale", "scale": scale})
+    files = resolve_data_path("$RESTORA_DATA/" + pattern.format(scale=scale))
+    paths = sorted(files.parent.glob(files.name))
+    if not paths:
+        raise SystemExit(f"{files}: no images (is RESTORA_DATA, default ../shared/data, right?)")
+    pairs = []
+    for path in paths[::every]:
+        y = to_color_mode(read_image(path).data, "y")
+        views = [torch.rot90(v, k, (-2, -1)) for v in (y, y.flip(-1)) for k in range(4)] if dihedral else [y]
+        for view in views:
+            (lr,), hr = downscale.validation_pair(view, f"x{scale}", seed=0)
+            pairs.append((lr, hr))
+    return pairs
+
+
+def mse(net: torch.nn.Module, pairs: list[tuple[torch.Tensor, torch.Tensor]], backward: bool = False) -> float:
+    """Mean squared error over every HR pixel of ``pairs`` (gradients accumulated with ``backward``)."""
+    pixels = sum(hr.numel() for _, hr in pairs)
+    total = 0.0
+    for lr, hr in pairs:
+        with torch.set_grad_enabled(backward):
+            loss = ((net(lr)[0] - hr) ** 2).sum() / pixels
+        if backward:
+            loss.backward()
+        total += loss.item()
+    return total
+
+
+def set5_psnr(net: torch.nn.Module, set5: list[tuple[torch.Tensor, torch.Tensor]], scale: int) -> float:
+    with torch.no_grad():
+        return sum(psnr(net(lr)[0].clamp(0, 1), hr, crop=scale) for lr, hr in set5) / len(set5)
+
+
+def lbfgs(net: torch.nn.Module, pairs: list, steps: int, label: str, set5: list, scale: int) -> float:
+    """Fit ``net`` to ``pairs`` for ``steps`` L-BFGS steps, logging Set5; the seconds it took."""
+    opt = torch.optim.LBFGS(net.parameters(), lr=1, max_iter=20, history_size=50, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        return torch.tensor(mse(net, pairs, backward=True))
+
+    t = time.perf_counter()
+    for step in range(steps):
+        opt.step(closure)
+        print(f"{label}: step {step + 1}/{steps}, Set5 {set5_psnr(net, set5, scale):.3f}", flush=True)
+    return time.perf_counter() - t
+
+
+def fit(model: str, name: str, scale: int, set5: list) -> list[str]:
+    """Fine-tune a copy of the shipped ``model`` on set ``name``; its row of the table."""
+    pattern, every, dihedral, steps = SETS[name]
+    pairs = load_set(pattern, every, dihedral, scale)
+    net = copy.deepcopy(load_shipped(model)).train().requires_grad_(True)
+    start = (mse(net, pairs), set5_psnr(net, set5, scale))
+    seconds = lbfgs(net, pairs, steps, f"{model}, {name}", set5, scale)
+    end = (mse(net, pairs), set5_psnr(net, set5, scale))
+    pixels = sum(hr.numel() for _, hr in pairs)
+    return [model, name, f"{pixels / 1e6:.1f} M", str(steps), f"{seconds:.0f}",
+            f"{start[0]:.4e} → {end[0]:.4e}", f"{start[1]:.3f} → {end[1]:.3f}"]
+
+
+def leave_one_out(model: str, scale: int, set5: list) -> list[str]:
+    """Fit a copy to four Set5 images, measure the fifth, for each image in turn; the mean's row
+    (its Set5 column is the held-out images' PSNR)."""
+    steps = SETS["Set5 (the test images)"][3]
+    totals = torch.zeros(4, dtype=torch.float64)  # training MSE and held-out PSNR, before and after
+    seconds = 0.0
+    for k, (lr, hr) in enumerate(set5):
+        pairs = set5[:k] + set5[k + 1:]
+        net = copy.deepcopy(load_shipped(model)).train().requires_grad_(True)
+        before = (mse(net, pairs), set5_psnr(net, [(lr, hr)], scale))
+        seconds += lbfgs(net, pairs, steps, f"{model}, Set5 without image {k + 1}", set5, scale)
+        totals += torch.tensor([*before, mse(net, pairs), set5_psnr(net, [(lr, hr)], scale)], dtype=torch.float64)
+    m = (totals / len(set5)).tolist()
+    pixels = sum(hr.numel() for _, hr in set5) * (len(set5) - 1) / len(set5)
+    return [model, "Set5 less one image, measured on it (mean of 5)", f"{pixels / 1e6:.1f} M", f"{steps} x 5",
+            f"{seconds:.0f}", f"{m[0]:.4e} → {m[2]:.4e}", f"{m[1]:.3f} → {m[3]:.3f}"]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--models", default="espcn-x3,espcn-x4", help="comma-separated shipped luma SR models")
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results/sr_fit.md"))
+    a = p.parse_args()
+    rows = []
+    for model in a.models.split(","):
+        scale = int(model.rsplit("-x", 1)[1])
+        set5 = load_set(SETS["Set5 (the test images)"][0], 1, False, scale)
+        for name in [*SETS, None]:  # None: the leave-one-out row
+            rows.append(fit(model, name, scale, set5) if name else leave_one_out(model, scale, set5))
+            print("| " + " | ".join(rows[-1]) + " |", flush=True)
+    write_markdown(a.out, "Full-batch L-BFGS fits of the shipped luma super-resolvers", COLUMNS, rows)
+
+
+if __name__ == "__main__":
+    main()
