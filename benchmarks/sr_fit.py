@@ -31,9 +31,10 @@ from restora.zoo import load_shipped
 
 COLUMNS = ["model", "fitted to", "HR pixels", "L-BFGS steps", "seconds", "training MSE (start → end)",
            "Set5 PSNR (start → end)"]
+SET5 = "Set5 (the test images)"
 # name: (files under RESTORA_DATA, every n-th of them, with their 8 rotations/flips, L-BFGS steps)
 SETS = {
-    "Set5 (the test images)": ("sr/set5/image_SRF_{scale}/*_HR.png", 1, False, 100),
+    SET5: ("sr/set5/image_SRF_{scale}/*_HR.png", 1, False, 100),
     "T91, 8 rotations/flips": ("sr/t91/*.png", 1, True, 3),
     "CBSD432, every 4th": ("denoise/color/cbsd432/*.jpg", 4, False, 4),
 }
@@ -74,8 +75,9 @@ def set5_psnr(net: torch.nn.Module, set5: list[tuple[torch.Tensor, torch.Tensor]
         return sum(psnr(net(lr)[0].clamp(0, 1), hr, crop=scale) for lr, hr in set5) / len(set5)
 
 
-def lbfgs(net: torch.nn.Module, pairs: list, steps: int, label: str, set5: list, scale: int) -> float:
-    """Fit ``net`` to ``pairs`` for ``steps`` L-BFGS steps, logging Set5; the seconds it took."""
+def lbfgs(net: torch.nn.Module, pairs: list, steps: int, label: str) -> float:
+    """Fit ``net`` to ``pairs`` for ``steps`` L-BFGS steps, logging the training MSE before each;
+    the seconds it took."""
     opt = torch.optim.LBFGS(net.parameters(), lr=1, max_iter=20, history_size=50, line_search_fn="strong_wolfe")
 
     def closure() -> torch.Tensor:
@@ -84,8 +86,8 @@ def lbfgs(net: torch.nn.Module, pairs: list, steps: int, label: str, set5: list,
 
     t = time.perf_counter()
     for step in range(steps):
-        opt.step(closure)
-        print(f"{label}: step {step + 1}/{steps}, Set5 {set5_psnr(net, set5, scale):.3f}", flush=True)
+        loss = opt.step(closure)
+        print(f"{label}: step {step + 1}/{steps} from training MSE {loss.item():.4e}", flush=True)
     return time.perf_counter() - t
 
 
@@ -95,7 +97,7 @@ def fit(model: str, name: str, scale: int, set5: list) -> list[str]:
     pairs = load_set(pattern, every, dihedral, scale)
     net = copy.deepcopy(load_shipped(model)).train().requires_grad_(True)
     start = (mse(net, pairs), set5_psnr(net, set5, scale))
-    seconds = lbfgs(net, pairs, steps, f"{model}, {name}", set5, scale)
+    seconds = lbfgs(net, pairs, steps, f"{model}, {name}")
     end = (mse(net, pairs), set5_psnr(net, set5, scale))
     pixels = sum(hr.numel() for _, hr in pairs)
     return [model, name, f"{pixels / 1e6:.1f} M", str(steps), f"{seconds:.0f}",
@@ -105,14 +107,14 @@ def fit(model: str, name: str, scale: int, set5: list) -> list[str]:
 def leave_one_out(model: str, scale: int, set5: list) -> list[str]:
     """Fit a copy to four Set5 images, measure the fifth, for each image in turn; the mean's row
     (its Set5 column is the held-out images' PSNR)."""
-    steps = SETS["Set5 (the test images)"][3]
+    steps = SETS[SET5][3]
     totals = torch.zeros(4, dtype=torch.float64)  # training MSE and held-out PSNR, before and after
     seconds = 0.0
     for k, (lr, hr) in enumerate(set5):
         pairs = set5[:k] + set5[k + 1:]
         net = copy.deepcopy(load_shipped(model)).train().requires_grad_(True)
         before = (mse(net, pairs), set5_psnr(net, [(lr, hr)], scale))
-        seconds += lbfgs(net, pairs, steps, f"{model}, Set5 without image {k + 1}", set5, scale)
+        seconds += lbfgs(net, pairs, steps, f"{model}, Set5 without image {k + 1}")
         totals += torch.tensor([*before, mse(net, pairs), set5_psnr(net, [(lr, hr)], scale)], dtype=torch.float64)
     m = (totals / len(set5)).tolist()
     pixels = sum(hr.numel() for _, hr in set5) * (len(set5) - 1) / len(set5)
@@ -128,7 +130,7 @@ def main() -> None:
     rows = []
     for model in a.models.split(","):
         scale = int(model.rsplit("-x", 1)[1])
-        set5 = load_set(SETS["Set5 (the test images)"][0], 1, False, scale)
+        set5 = load_set(SETS[SET5][0], 1, False, scale)
         for name in [*SETS, None]:  # None: the leave-one-out row
             rows.append(fit(model, name, scale, set5) if name else leave_one_out(model, scale, set5))
             print("| " + " | ".join(rows[-1]) + " |", flush=True)
