@@ -8,10 +8,10 @@ on each set below, and its Set5 PSNR (Y, crop = scale, LR made as `restora train
 measured before and after. Fitting Set5 itself says what the architecture can represent on the test
 images, and fitting four of them while measuring the fifth (each in turn) says how much of that
 carries to an image it has not seen; T91 with its eight rotations and flips says whether the shipped
-weights still sit short of their training set's optimum; the CBSD432 quarter says whether the other
-natural images in ../shared move Set5 up. The last step is reported, never the best: Set5 only
-measures. Needs ../shared/data (or RESTORA_DATA); about 30 minutes for the two ESPCNs on two
-threads.
+weights still sit short of their training set's optimum; the two CBSD432 rows say whether the other
+natural images in ../shared move Set5 up, at full size and at half size (where the JPEG artefacts
+are averaged away). The last step is reported, never the best: Set5 only measures. Needs
+../shared/data (or RESTORA_DATA); about 35 minutes for the two ESPCNs on two threads.
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from speed import write_markdown
+from restora.degrade.resize import imresize
 from restora.io.image import read_image
 from restora.metrics import psnr
 from restora.train.data import resolve_data_path, to_color_mode
@@ -32,16 +33,19 @@ from restora.zoo import load_shipped
 COLUMNS = ["model", "fitted to", "HR pixels", "L-BFGS steps", "seconds", "training MSE (start → end)",
            "Set5 PSNR (start → end)"]
 SET5 = "Set5 (the test images)"
-# name: (files under RESTORA_DATA, every n-th of them, with their 8 rotations/flips, L-BFGS steps)
+# name: (files under RESTORA_DATA, every n-th of them, resized by, with their 8 rotations/flips, L-BFGS steps)
 SETS = {
-    SET5: ("sr/set5/image_SRF_{scale}/*_HR.png", 1, False, 100),
-    "T91, 8 rotations/flips": ("sr/t91/*.png", 1, True, 3),
-    "CBSD432, every 4th": ("denoise/color/cbsd432/*.jpg", 4, False, 4),
+    SET5: ("sr/set5/image_SRF_{scale}/*_HR.png", 1, 1.0, False, 100),
+    "T91, 8 rotations/flips": ("sr/t91/*.png", 1, 1.0, True, 3),
+    "CBSD432, every 4th": ("denoise/color/cbsd432/*.jpg", 4, 1.0, False, 4),
+    "CBSD432 at half size (JPEG artefacts averaged away), every 2nd": ("denoise/color/cbsd432/*.jpg", 2, 0.5, False, 4),
 }
 
 
-def load_set(pattern: str, every: int, dihedral: bool, scale: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """(LR (1, 1, h, w), HR (1, H, W)) luma pairs in [0, 1], LR made as `restora train` validates."""
+def load_set(pattern: str, every: int, resize: float, dihedral: bool,
+             scale: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(LR (1, 1, h, w), HR (1, H, W)) luma pairs in [0, 1], HR resized by ``resize`` (MATLAB bicubic)
+    and LR made from it as `restora train` validates."""
     downscale = Degradation({"kind": "downscale", "scale": scale})
     files = resolve_data_path("$RESTORA_DATA/" + pattern.format(scale=scale))
     paths = sorted(files.parent.glob(files.name))
@@ -50,6 +54,8 @@ def load_set(pattern: str, every: int, dihedral: bool, scale: int) -> list[tuple
     pairs = []
     for path in paths[::every]:
         y = to_color_mode(read_image(path).data, "y")
+        if resize != 1:
+            y = imresize(y[None], resize)[0].clamp(0, 1)
         views = [torch.rot90(v, k, (-2, -1)) for v in (y, y.flip(-1)) for k in range(4)] if dihedral else [y]
         for view in views:
             (lr,), hr = downscale.validation_pair(view, f"x{scale}", seed=0)
@@ -93,8 +99,8 @@ def lbfgs(net: torch.nn.Module, pairs: list, steps: int, label: str) -> float:
 
 def fit(model: str, name: str, scale: int, set5: list) -> list[str]:
     """Fine-tune a copy of the shipped ``model`` on set ``name``; its row of the table."""
-    pattern, every, dihedral, steps = SETS[name]
-    pairs = load_set(pattern, every, dihedral, scale)
+    *source, steps = SETS[name]
+    pairs = load_set(*source, scale)
     net = copy.deepcopy(load_shipped(model)).train().requires_grad_(True)
     start = (mse(net, pairs), set5_psnr(net, set5, scale))
     seconds = lbfgs(net, pairs, steps, f"{model}, {name}")
@@ -107,7 +113,7 @@ def fit(model: str, name: str, scale: int, set5: list) -> list[str]:
 def leave_one_out(model: str, scale: int, set5: list) -> list[str]:
     """Fit a copy to four Set5 images, measure the fifth, for each image in turn; the mean's row
     (its Set5 column is the held-out images' PSNR)."""
-    steps = SETS[SET5][3]
+    steps = SETS[SET5][-1]
     totals = torch.zeros(4, dtype=torch.float64)  # training MSE and held-out PSNR, before and after
     seconds = 0.0
     for k, (lr, hr) in enumerate(set5):
@@ -130,7 +136,7 @@ def main() -> None:
     rows = []
     for model in a.models.split(","):
         scale = int(model.rsplit("-x", 1)[1])
-        set5 = load_set(SETS[SET5][0], 1, False, scale)
+        set5 = load_set(*SETS[SET5][:-1], scale)
         for name in [*SETS, None]:  # None: the leave-one-out row
             rows.append(fit(model, name, scale, set5) if name else leave_one_out(model, scale, set5))
             print("| " + " | ".join(rows[-1]) + " |", flush=True)
