@@ -19,6 +19,7 @@ import argparse
 import copy
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
@@ -32,31 +33,43 @@ from restora.zoo import load_shipped
 
 COLUMNS = ["model", "fitted to", "HR pixels", "L-BFGS steps", "seconds", "training MSE (start → end)",
            "Set5 PSNR (start → end)"]
+
+
+class FitSet(NamedTuple):
+    """Files under RESTORA_DATA ({scale} filled in), every n-th of them, resized by (MATLAB bicubic),
+    with their 8 rotations/flips or not, and the L-BFGS steps fitted to them."""
+    pattern: str
+    steps: int
+    every: int = 1
+    resize: float = 1.0
+    dihedral: bool = False
+
+
 SET5 = "Set5 (the test images)"
-# name: (files under RESTORA_DATA, every n-th of them, resized by, with their 8 rotations/flips, L-BFGS steps)
 SETS = {
-    SET5: ("sr/set5/image_SRF_{scale}/*_HR.png", 1, 1.0, False, 100),
-    "T91, 8 rotations/flips": ("sr/t91/*.png", 1, 1.0, True, 3),
-    "CBSD432, every 4th": ("denoise/color/cbsd432/*.jpg", 4, 1.0, False, 4),
-    "CBSD432 at half size (JPEG artefacts averaged away), every 2nd": ("denoise/color/cbsd432/*.jpg", 2, 0.5, False, 4),
+    SET5: FitSet("sr/set5/image_SRF_{scale}/*_HR.png", steps=100),
+    "T91, 8 rotations/flips": FitSet("sr/t91/*.png", steps=3, dihedral=True),
+    "CBSD432, every 4th": FitSet("denoise/color/cbsd432/*.jpg", steps=4, every=4),
+    "CBSD432 at half size (JPEG artefacts averaged away), every 2nd":
+        FitSet("denoise/color/cbsd432/*.jpg", steps=4, every=2, resize=0.5),
 }
 
 
-def load_set(pattern: str, every: int, resize: float, dihedral: bool,
-             scale: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """(LR (1, 1, h, w), HR (1, H, W)) luma pairs in [0, 1], HR resized by ``resize`` (MATLAB bicubic)
-    and LR made from it as `restora train` validates."""
+def load_set(fit_set: FitSet, scale: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(LR (1, 1, h, w), HR (1, H, W)) luma pairs in [0, 1] of ``fit_set``, LR made from the (resized)
+    HR as `restora train` validates."""
     downscale = Degradation({"kind": "downscale", "scale": scale})
-    files = resolve_data_path("$RESTORA_DATA/" + pattern.format(scale=scale))
+    files = resolve_data_path("$RESTORA_DATA/" + fit_set.pattern.format(scale=scale))
     paths = sorted(files.parent.glob(files.name))
     if not paths:
         raise SystemExit(f"{files}: no images (is RESTORA_DATA, default ../shared/data, right?)")
     pairs = []
-    for path in paths[::every]:
+    for path in paths[::fit_set.every]:
         y = to_color_mode(read_image(path).data, "y")
-        if resize != 1:
-            y = imresize(y[None], resize)[0].clamp(0, 1)
-        views = [torch.rot90(v, k, (-2, -1)) for v in (y, y.flip(-1)) for k in range(4)] if dihedral else [y]
+        if fit_set.resize != 1:
+            y = imresize(y[None], fit_set.resize)[0].clamp(0, 1)
+        views = ([torch.rot90(v, k, (-2, -1)) for v in (y, y.flip(-1)) for k in range(4)] if fit_set.dihedral
+                 else [y])
         for view in views:
             (lr,), hr = downscale.validation_pair(view, f"x{scale}", seed=0)
             pairs.append((lr, hr))
@@ -99,8 +112,8 @@ def lbfgs(net: torch.nn.Module, pairs: list, steps: int, label: str) -> float:
 
 def fit(model: str, name: str, scale: int, set5: list) -> list[str]:
     """Fine-tune a copy of the shipped ``model`` on set ``name``; its row of the table."""
-    *source, steps = SETS[name]
-    pairs = load_set(*source, scale)
+    steps = SETS[name].steps
+    pairs = load_set(SETS[name], scale)
     net = copy.deepcopy(load_shipped(model)).train().requires_grad_(True)
     start = (mse(net, pairs), set5_psnr(net, set5, scale))
     seconds = lbfgs(net, pairs, steps, f"{model}, {name}")
@@ -113,7 +126,7 @@ def fit(model: str, name: str, scale: int, set5: list) -> list[str]:
 def leave_one_out(model: str, scale: int, set5: list) -> list[str]:
     """Fit a copy to four Set5 images, measure the fifth, for each image in turn; the mean's row
     (its Set5 column is the held-out images' PSNR)."""
-    steps = SETS[SET5][-1]
+    steps = SETS[SET5].steps
     totals = torch.zeros(4, dtype=torch.float64)  # training MSE and held-out PSNR, before and after
     seconds = 0.0
     for k, (lr, hr) in enumerate(set5):
@@ -136,7 +149,7 @@ def main() -> None:
     rows = []
     for model in a.models.split(","):
         scale = int(model.rsplit("-x", 1)[1])
-        set5 = load_set(*SETS[SET5][:-1], scale)
+        set5 = load_set(SETS[SET5], scale)
         for name in [*SETS, None]:  # None: the leave-one-out row
             rows.append(fit(model, name, scale, set5) if name else leave_one_out(model, scale, set5))
             print("| " + " | ".join(rows[-1]) + " |", flush=True)

@@ -16,8 +16,8 @@ from skimage import data as skdata
 from conftest import interrupt_then_resume
 from restora.color import rgb_to_ycbcr
 from restora.errors import RestoraError
-from restora.train import Trainer, apply_overrides, load_recipe
 from restora.nets import build_net
+from restora.train import Trainer, apply_overrides, load_recipe
 from restora.train.data import ImageCache, sample_patches, saturate
 from restora.train.objectives import warm_start
 from restora.zoo import load_net, read_metadata, save_weights
