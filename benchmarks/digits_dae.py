@@ -4,7 +4,7 @@
                                     [--figure docs/figures/dae-mnist-examples.png]
 
 Held out: digits 8000-9999 of ``$RESTORA_DATA/digits/mnist-test`` (the DAE trained on 0-7999).
-Protocol of ``restora bench denoise`` (REFERENCE.md): clean 8-bit digit + Gaussian noise (sigma on
+Protocol of ``restora bench denoise`` (docs/protocols.md): clean 8-bit digit + Gaussian noise (sigma on
 0-255, unclipped, seed = digit index), PSNR / SSIM of the 8-bit output on the full 28x28 image.
 Rows: the noisy input; OpenCV non-local means as registered (``nlm``, h = 0.9 sigma, 7x7 patches,
 21x21 search) and with h tuned per sigma on 200 training digits (7800-7999) over a grid
@@ -22,12 +22,13 @@ from typing import Callable
 
 import torch
 
-from restora.bench import PROTOCOLS, format_rows, setting_label
+from restora.bench import format_rows
 from restora.io import write_text_atomic
-from restora.methods import get_method
-from restora.metrics import psnr, ssim
+from restora.methods import TASKS, get_method
+from restora.metrics import psnr
+from restora.protocols import protocol
 from restora.train.data import ImageCache
-from restora.train.vae import write_grid
+from restora.train.objectives.vae import write_grid
 from restora.zoo import load_shipped
 
 SOURCE = "$RESTORA_DATA/digits/mnist-test/t10k-images-idx3-ubyte.gz"
@@ -45,7 +46,7 @@ def digits(part: str, limit: int | None = None) -> list[torch.Tensor]:
 def tune_nlm(clean: list[torch.Tensor], sigma: float) -> float:
     """The NLM strength factor (h = factor x sigma) with the best mean PSNR on ``clean``."""
     nlm = get_method("denoise", "nlm")
-    cases = [PROTOCOLS["denoise"](c, sigma, i) for i, c in enumerate(clean)]
+    cases = [protocol("denoise").case(c, sigma, i) for i, c in enumerate(clean)]
 
     def score(factor: float) -> float:
         return sum(psnr(nlm.restore(c.degraded, sigma=sigma, factor=factor), c.clean) for c in cases) / len(cases)
@@ -75,7 +76,7 @@ def bench(clean: list[torch.Tensor], fns: dict[str, Denoise]) -> list[dict]:
     """Rows in restora.bench's format (format_rows)."""
     rows = []
     for sigma in SIGMAS:
-        cases = [PROTOCOLS["denoise"](c, sigma, i) for i, c in enumerate(clean)]
+        cases = [protocol("denoise").case(c, sigma, i) for i, c in enumerate(clean)]
         outputs = {"input": ([c.degraded for c in cases], None)}
         for name, fn in fns.items():
             fn(cases[0].degraded, sigma)  # untimed: imports, weights
@@ -84,11 +85,12 @@ def bench(clean: list[torch.Tensor], fns: dict[str, Denoise]) -> list[dict]:
             outputs[name] = (outs, time.perf_counter() - start)
         for name, (outs, seconds) in outputs.items():
             n = len(cases)
+            scores = [c.score(o) for o, c in zip(outs, cases)]
             rows.append({
                 "task": "denoise", "method": name, "dataset": f"mnist-test{HELD_OUT}",
-                "setting": setting_label("denoise", sigma),
-                "psnr": round(sum(psnr(o, c.clean) for o, c in zip(outs, cases)) / n, 3),
-                "ssim": round(sum(ssim(o, c.clean) for o, c in zip(outs, cases)) / n, 4),
+                "setting": TASKS["denoise"].setting_label(sigma),
+                "psnr": round(sum(p for p, _ in scores) / n, 3),
+                "ssim": round(sum(s for _, s in scores) / n, 4),
                 "seconds_per_image": None if seconds is None else round(seconds / n, 5),
                 "mp_per_s": None if seconds is None else round(n * 28 * 28 / 1e6 / seconds, 3), "images": n})
     return rows
@@ -96,7 +98,7 @@ def bench(clean: list[torch.Tensor], fns: dict[str, Denoise]) -> list[dict]:
 
 def figure(clean: list[torch.Tensor], fns: dict[str, Denoise], path: Path) -> None:
     """Rows: 8 clean digits, noisy (sigma FIGURE_SIGMA), nlm-tuned, dae-mnist."""
-    cases = [PROTOCOLS["denoise"](c, FIGURE_SIGMA, i) for i, c in enumerate(clean[:8])]
+    cases = [protocol("denoise").case(c, FIGURE_SIGMA, i) for i, c in enumerate(clean[:8])]
     rows = [[c.clean for c in cases], [c.degraded.clamp(0, 1) for c in cases],
             [fns["nlm-tuned"](c.degraded, FIGURE_SIGMA) for c in cases],
             [fns["dae-mnist"](c.degraded, FIGURE_SIGMA) for c in cases]]

@@ -21,7 +21,7 @@ import yaml
 
 from restora.io import write_text_atomic
 from restora.train.faces import split_files
-from restora.zoo.ship import epoch_means
+from restora.train.ship import epoch_means
 
 KEYS = ("loss_d", "loss_g", "d_real", "d_fake")
 NEAR_FLOOR = 0.2

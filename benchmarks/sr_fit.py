@@ -24,11 +24,12 @@ from typing import NamedTuple
 import torch
 
 from speed import write_markdown
+from restora import dihedral
 from restora.degrade.resize import imresize
 from restora.io.image import read_image
 from restora.metrics import psnr
+from restora.protocols import quantise
 from restora.train.data import resolve_data_path, to_color_mode
-from restora.train.objectives import Degradation
 from restora.zoo import load_shipped
 
 COLUMNS = ["model", "fitted to", "HR pixels", "L-BFGS steps", "seconds", "training MSE (start → end)",
@@ -57,8 +58,8 @@ SETS = {
 
 def load_set(fit_set: FitSet, scale: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """(LR (1, 1, h, w), HR (1, H, W)) luma pairs in [0, 1] of ``fit_set``, LR made from the (resized)
-    HR as `restora train` validates."""
-    downscale = Degradation({"kind": "downscale", "scale": scale})
+    HR by the super-resolution protocol (restora.protocols) applied to the luma alone, as `restora
+    train` validated when this table was made."""
     files = resolve_data_path("$RESTORA_DATA/" + fit_set.pattern.format(scale=scale))
     paths = sorted(files.parent.glob(files.name))
     if not paths:
@@ -68,11 +69,10 @@ def load_set(fit_set: FitSet, scale: int) -> list[tuple[torch.Tensor, torch.Tens
         y = to_color_mode(read_image(path).data, "y")
         if fit_set.resize != 1:
             y = imresize(y[None], fit_set.resize)[0].clamp(0, 1)
-        views = ([torch.rot90(v, k, (-2, -1)) for v in (y, y.flip(-1)) for k in range(4)] if fit_set.dihedral
-                 else [y])
-        for view in views:
-            (lr,), hr = downscale.validation_pair(view, f"x{scale}", seed=0)
-            pairs.append((lr, hr))
+        for view in [dihedral.transform(y, k) for k in range(8)] if fit_set.dihedral else [y]:
+            h, w = view.shape[1:]
+            hr = view[:, : h - h % scale, : w - w % scale]
+            pairs.append((quantise(imresize(hr[None], 1 / scale)), hr))
     return pairs
 
 

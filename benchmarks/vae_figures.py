@@ -4,7 +4,7 @@
 
 vae-mnist and vae-mnist-2d: MNIST test digits 8000-9999 (trained on 0-7999); vae-fashion:
 Fashion-MNIST test images 0-1999 (trained on the 60,000 training images). For each model NAME,
-restora.train.vae.save_vae_figures writes NAME-samples.png (64 decoded z ~ N(0, I), fixed seed),
+restora.train.objectives.vae.save_vae_figures writes NAME-samples.png (64 decoded z ~ N(0, I), fixed seed),
 NAME-reconstructions.png, NAME-interpolation.png and, for the 2-D model, NAME-latent.png (posterior
 means coloured by class). Prints the held-out negative ELBO (nats per image, the fixed noise of
 training validation) as a Markdown table.
@@ -15,7 +15,7 @@ import argparse
 from pathlib import Path
 
 from restora.train.data import ImageCache
-from restora.train.vae import held_out_elbo, save_vae_figures, stack_images
+from restora.train.objectives.vae import held_out_elbo, save_vae_figures, stack_images
 from restora.zoo import load_shipped
 
 MNIST = "$RESTORA_DATA/digits/mnist-test/t10k-images-idx3-ubyte.gz[8000:]"

@@ -105,14 +105,13 @@ def read_u8(path: Path) -> np.ndarray:
 
 @pytest.fixture
 def temp_zoo(tmp_path: Path, monkeypatch):
-    """temp_zoo(entries) -> folder: a model zoo holding only ``entries`` replaces the shipped one for
-    the test, and the methods registered from a zoo come from it alone. Each entry is a models.json
-    dict (name, task, method, file, arch, channels, scale, priority, ...) plus ``net`` (the module
-    saved with restora.zoo.save_weights) and ``kwargs`` (its build arguments)."""
+    """temp_zoo(entries) -> folder: a model zoo holding only ``entries`` becomes the active zoo
+    (``RESTORA_ZOO``) for the test, so the learned methods come from it alone. Each entry is a
+    models.json dict (name, task, method, file, arch, channels, scale, priority, ...) plus ``net``
+    (the module saved with restora.zoo.save_weights) and ``kwargs`` (its build arguments)."""
     import json
 
     import restora.zoo as zoo
-    from restora.methods import base, learned
 
     def make(entries: list[dict]) -> Path:
         root = tmp_path / "zoo"
@@ -123,18 +122,21 @@ def temp_zoo(tmp_path: Path, monkeypatch):
             zoo.save_weights(entry.pop("net"), root / "weights" / entry["file"], entry["arch"], entry.pop("kwargs"))
             index.append(entry)
         (root / "models.json").write_text(json.dumps(index))
-        monkeypatch.setattr(zoo, "ZOO_DIR", root)
-        zoo.shipped_models.cache_clear()
-        zoo.load_shipped.cache_clear()
-        base._load_all()
-        unzooed = {k: c for k, c in base._REGISTRY.items() if not issubclass(c, learned.LearnedMixin)}
-        monkeypatch.setattr(base, "_REGISTRY", unzooed)
-        learned._register_zoo()
+        monkeypatch.setenv("RESTORA_ZOO", str(root))
         return root
 
-    yield make
-    zoo.shipped_models.cache_clear()
-    zoo.load_shipped.cache_clear()
+    return make
+
+
+@pytest.fixture
+def extra_method():
+    """extra_method(cls): register a restorer class for the test only."""
+    from restora.methods import register, unregister
+
+    added = []
+    yield lambda cls: added.append(register(cls))
+    for cls in added:
+        unregister(cls)
 
 
 def tiny_sr_entries(method: str = "tiny-sr", priority: int = 10) -> list[dict]:

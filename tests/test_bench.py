@@ -10,7 +10,7 @@ from PIL import Image as PILImage
 from skimage import data as skdata
 
 from restora.bench import FIELDS, format_rows, run_bench, splice_markdown
-from restora.cli.evaluate import split_kernel_specs
+from restora.methods.tasks import split_kernel_specs
 from restora.errors import RestoraError
 
 

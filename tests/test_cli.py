@@ -1,4 +1,5 @@
-"""The command line, run through its entry point in a subprocess."""
+"""The command line: in this process through ``restora.cli.main.main`` (fast), and through the installed
+entry point and ``python -m restora`` in a subprocess for two of them."""
 from __future__ import annotations
 
 import json
@@ -23,18 +24,18 @@ def assert_one_line_error(result, *names: str) -> None:
         assert any(name in line for line in lines), (name, result.stderr)
 
 
-def test_denoise_one_file(cli, camera, tmp_path):
+def test_denoise_one_file(cli_inline, camera, tmp_path):
     noisy = gaussian_noise(camera, 25, seed=0)
     write_image(Image(data=noisy), tmp_path / "noisy.png")
-    result = cli("denoise", "noisy.png", "-o", "clean.png", "--sigma", "25", "--method", "nlm", "--opt", "factor=1.0")
+    result = cli_inline("denoise", "noisy.png", "-o", "clean.png", "--sigma", "25", "--method", "nlm", "--opt", "factor=1.0")
     assert result.returncode == 0, result.stderr
     clean = read_image(tmp_path / "clean.png")
     assert clean.channels == 1 and clean.bits == 8
     assert psnr(clean.data, camera) > psnr(noisy, camera) + 4
 
 
-def test_denoise_folder_mirrors_the_tree_and_resumes(cli, image_dir, tmp_path):
-    result = cli("denoise", image_dir, "-o", "out", "--method", "nlm")
+def test_denoise_folder_mirrors_the_tree_and_resumes(cli_inline, image_dir, tmp_path):
+    result = cli_inline("denoise", image_dir, "-o", "out", "--method", "nlm")
     assert result.returncode == 0, result.stderr
     assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.png")) == [
         "astronaut.png", "sub/camera.png"]
@@ -43,20 +44,20 @@ def test_denoise_folder_mirrors_the_tree_and_resumes(cli, image_dir, tmp_path):
     assert gray.ndim == 2  # gray stays gray
 
     before = (tmp_path / "out" / "astronaut.png").read_bytes()
-    again = cli("denoise", image_dir, "-o", "out", "--method", "nlm", "--sigma", "50")
+    again = cli_inline("denoise", image_dir, "-o", "out", "--method", "nlm", "--sigma", "50")
     assert_one_line_error(again, "astronaut.png", "camera.png", "2 of 2")
     assert (tmp_path / "out" / "astronaut.png").read_bytes() == before  # never overwritten
 
     (tmp_path / "out" / "sub" / "camera.png").unlink()
-    resumed = cli("denoise", image_dir, "-o", "out", "--method", "nlm", "--sigma", "50", "--skip-existing")
+    resumed = cli_inline("denoise", image_dir, "-o", "out", "--method", "nlm", "--sigma", "50", "--skip-existing")
     assert resumed.returncode == 0, resumed.stderr
     assert (tmp_path / "out" / "astronaut.png").read_bytes() == before
     assert (tmp_path / "out" / "sub" / "camera.png").is_file()
 
 
-def test_bad_file_in_a_batch_is_reported_and_the_rest_done(cli, image_dir, tmp_path):
+def test_bad_file_in_a_batch_is_reported_and_the_rest_done(cli_inline, image_dir, tmp_path):
     (image_dir / "broken.png").write_text("not a png")
-    result = cli("upscale", image_dir, "-o", "big", "--scale", "2")
+    result = cli_inline("upscale", image_dir, "-o", "big", "--scale", "2")
     assert_one_line_error(result, "broken.png", "1 of 3")
     assert PILImage.open(tmp_path / "big" / "astronaut.png").size == (128, 96)
     assert PILImage.open(tmp_path / "big" / "sub" / "camera.png").size == (80, 80)
@@ -77,40 +78,42 @@ def test_single_bad_inputs_give_one_line(cli_inline, tmp_path, image_dir):
     assert not (tmp_path / "x.png").exists()
 
 
-def test_input_is_never_overwritten(cli, image_dir):
+def test_input_is_never_overwritten(cli_inline, image_dir):
     src = image_dir / "astronaut.png"
     before = src.read_bytes()
-    assert_one_line_error(cli("denoise", src, "-o", src, "--sigma", "10", "--overwrite"), "astronaut.png")
+    assert_one_line_error(cli_inline("denoise", src, "-o", src, "--sigma", "10", "--overwrite"), "astronaut.png")
     assert src.read_bytes() == before
 
 
-def test_degrade_then_restore_each_task(cli, image_dir, tmp_path):
+def test_degrade_then_restore_each_task(cli, cli_inline, image_dir, tmp_path):
+    """In this process, but the last step through ``python -m restora``."""
     args = ["degrade", image_dir / "astronaut.png", "-o", "bad.png", "--noise", "white:300", "--blur", "disk:2",
             "--downscale", "2", "--mask", "boxes", "--seed", "5"]
-    assert cli(*args).returncode == 0
+    assert cli_inline(*args).returncode == 0
     first = (tmp_path / "bad.png").read_bytes()
     assert PILImage.open(tmp_path / "bad.png").size == (32, 24)
     assert PILImage.open(tmp_path / "bad_mask.png").size == (32, 24)
     assert PILImage.open(tmp_path / "bad_kernel.png").size == (5, 5)
-    assert cli(*args, "--overwrite").returncode == 0
+    assert cli_inline(*args, "--overwrite").returncode == 0
     assert (tmp_path / "bad.png").read_bytes() == first  # deterministic by seed
 
-    for command, option, value in (("inpaint", "--mask", "bad_mask.png"), ("deblur", "--kernel", "bad_kernel.png"),
-                                   ("upscale", "--scale", "3")):
-        result = cli(command, "bad.png", "-o", f"{command}.png", option, value, module=command == "upscale")
+    for command, option, value in (("inpaint", "--mask", "bad_mask.png"), ("deblur", "--kernel", "bad_kernel.png")):
+        result = cli_inline(command, "bad.png", "-o", f"{command}.png", option, value)
         assert result.returncode == 0, result.stderr
+    result = cli("upscale", "bad.png", "-o", "upscale.png", "--scale", "3", module=True)
+    assert result.returncode == 0, result.stderr
     assert PILImage.open(tmp_path / "upscale.png").size == (96, 72)
     assert PILImage.open(tmp_path / "inpaint.png").size == (32, 24)
 
 
-def test_methods_json(cli):
-    result = cli("methods", "--json")
+def test_methods_json(cli_inline):
+    result = cli_inline("methods", "--json")
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
     assert all({"task", "name", "kind", "default"} <= set(row) for row in rows)
     assert {row["kind"] for row in rows} <= {"classical", "learned"}
     assert {row["task"] for row in rows if row["default"]} == {"denoise", "upscale", "inpaint", "deblur"}
-    assert "bm3d" in cli("methods").stdout
+    assert "bm3d" in cli_inline("methods").stdout
 
 
 def test_metrics_files_and_folders(cli_inline, image_dir, tmp_path):
@@ -128,8 +131,8 @@ def test_metrics_files_and_folders(cli_inline, image_dir, tmp_path):
     assert_one_line_error(mismatched, "astronaut.png", "differ")
 
 
-def test_bench_json(cli, image_dir):
-    result = cli("bench", "denoise", "--data", image_dir, "--sigma", "15,25", "--methods", "nlm", "--limit", "1",
+def test_bench_json(cli_inline, image_dir):
+    result = cli_inline("bench", "denoise", "--data", image_dir, "--sigma", "15,25", "--methods", "nlm", "--limit", "1",
                  "--format", "json")
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
@@ -138,15 +141,15 @@ def test_bench_json(cli, image_dir):
     assert all(list(r) == ["task", "method", "dataset", "setting", "psnr", "ssim", "seconds_per_image", "mp_per_s",
                            "images"] for r in rows)
     assert all(r["images"] == 1 for r in rows)
-    assert_one_line_error(cli("bench", "denoise", "--data", image_dir, "--sigma", "a,b"), "sigma")
+    assert_one_line_error(cli_inline("bench", "denoise", "--data", image_dir, "--sigma", "a,b"), "sigma")
 
 
-def test_bench_readme_fills_the_table_of_its_subset(cli, image_dir, tmp_path):
+def test_bench_readme_fills_the_table_of_its_subset(cli_inline, image_dir, tmp_path):
     name = f"denoise-{image_dir.name}"
     readme = tmp_path / "R.md"
     readme.write_text(f"<!-- bench:{name} -->\nall\n<!-- /bench:{name} -->\n"
                       f"<!-- bench:{name}[1:2] -->\none\n<!-- /bench:{name}[1:2] -->\n")
-    result = cli("bench", "denoise", "--data", image_dir, "--sigma", "15", "--methods", "nlm", "--offset", "1",
+    result = cli_inline("bench", "denoise", "--data", image_dir, "--sigma", "15", "--methods", "nlm", "--offset", "1",
                  "--limit", "1", "--readme", readme)
     assert result.returncode == 0, result.stderr
     full, subset = readme.read_text().split(f"<!-- /bench:{name} -->")
@@ -160,7 +163,7 @@ def test_every_command_is_listed(cli):
         assert command in out.stdout, command
 
 
-def test_train_through_the_cli_and_resume(cli, image_dir, tmp_path):
+def test_train_through_the_cli_and_resume(cli_inline, image_dir, tmp_path):
     recipe = tmp_path / "tiny.yaml"
     recipe.write_text(f"""
 net: {{name: ffdnet, args: {{channels: 1, depth: 3, width: 8}}}}
@@ -168,15 +171,15 @@ data: {{train: {image_dir}, patch: 24, batch: 4}}
 degradation: {{kind: noise, sigma: [5, 50]}}
 train: {{steps: 6, log_every: 3, val_every: 6, checkpoint_every: 3}}
 """)
-    first = cli("train", recipe, "--out", "run", "--quiet", "--set", "train.steps=3")
+    first = cli_inline("train", recipe, "--out", "run", "--quiet", "--set", "train.steps=3")
     assert first.returncode == 0, first.stderr
-    again = cli("train", recipe, "--out", "run", "--quiet")
+    again = cli_inline("train", recipe, "--out", "run", "--quiet")
     assert_one_line_error(again, "--resume")
-    resumed = cli("train", recipe, "--out", "run", "--quiet", "--resume")
+    resumed = cli_inline("train", recipe, "--out", "run", "--quiet", "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert "'step': 6" in resumed.stdout
     assert (tmp_path / "run" / "model.safetensors").is_file()
-    assert cli("models", "--json").returncode == 0
+    assert cli_inline("models", "--json").returncode == 0
 
 
 def test_upscale_keeps_mode_alpha_and_bit_depth(cli_inline, tiny_sr, image_dir, tmp_path):

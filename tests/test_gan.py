@@ -19,8 +19,8 @@ from restora.methods import get_method
 from restora.methods.gan_prior import BLEND_REACH, context_weights, grow
 from restora.metrics import psnr
 from restora.nets import build_net
-from restora.train import Trainer, apply_overrides
-from restora.train.gan import GANObjective
+from restora.train import Trainer, apply_overrides, parse_recipe
+from restora.train.objectives.gan import GANObjective
 from restora.train.optim import optimizer_step
 from restora.zoo import shipped_models
 
@@ -75,7 +75,7 @@ def test_generator_maps_z_to_images_in_range_and_discriminator_to_logits():
 def test_adversarial_steps_move_each_loss_the_right_way(faces):
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(0)
-    gan = GANObjective(tiny(faces), torch.device("cpu"), gen)
+    gan = GANObjective(parse_recipe(tiny(faces)), torch.device("cpu"), gen)
     assert len(gan.faces) == FACES - 8 and gan.faces.shape[1:] == (3, 64, 64)
     real, z = gan.real_batch(gen), gan.latent(gen)
     before = gan.discriminator_loss(real, z)[0].item()
@@ -148,12 +148,12 @@ def test_gan_prior_changes_only_pixels_near_the_hole_and_beats_the_masked_input(
 
 
 @shipped
-def test_generate_cli_writes_grids_of_the_expected_size(cli, tmp_path):
-    result = cli("generate", "--model", "dcgan-faces", "-n", "6", "--seed", "0", "-o", "grid.png")
+def test_generate_cli_writes_grids_of_the_expected_size(cli_inline, tmp_path):
+    result = cli_inline("generate", "--model", "dcgan-faces", "-n", "6", "--seed", "0", "-o", "grid.png")
     assert result.returncode == 0, result.stderr
     assert PILImage.open(tmp_path / "grid.png").size == (3 * 66 + 2, 2 * 66 + 2)
-    result = cli("generate", "--interpolate", "-n", "2", "--steps", "5", "-o", "strip.png")
+    result = cli_inline("generate", "--interpolate", "-n", "2", "--steps", "5", "-o", "strip.png")
     assert result.returncode == 0, result.stderr
     assert PILImage.open(tmp_path / "strip.png").size == (5 * 66 + 2, 2 * 66 + 2)
-    again = cli("generate", "-n", "6", "-o", "grid.png")
+    again = cli_inline("generate", "-n", "6", "-o", "grid.png")
     assert again.returncode == 2 and again.stderr.count("\n") == 1 and "exists" in again.stderr

@@ -10,7 +10,7 @@ from restora.degrade import gaussian_noise
 from restora.methods import get_method, list_methods
 from restora.methods.tiling import run_tiled
 from restora.metrics import psnr
-from restora.zoo import ZOO_DIR, load_shipped, shipped_models
+from restora.zoo import card_path, load_shipped, shipped_models
 
 MODELS = shipped_models()
 needs_models = pytest.mark.skipif(not MODELS, reason="no model is shipped in restora/zoo/models.json")
@@ -26,7 +26,7 @@ def photo(colour: bool, side: int = 192) -> torch.Tensor:
 def test_every_shipped_model_loads_and_has_a_card(entry):
     net = load_shipped(entry["name"])
     assert sum(p.numel() for p in net.parameters()) == entry["params"]
-    assert (ZOO_DIR / "cards" / entry["card"]).is_file()
+    assert card_path(entry).is_file()
 
 
 @pytest.mark.parametrize("entry", [m for m in MODELS if m["task"] == "denoise"], ids=lambda m: m["name"])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -17,12 +18,10 @@ from conftest import interrupt_then_resume
 from restora.color import rgb_to_ycbcr
 from restora.errors import RestoraError
 from restora.nets import build_net
-from restora.train import Trainer, apply_overrides, load_recipe
+from restora.train import Trainer, apply_overrides, load_recipe, parse_recipe
 from restora.train.data import ImageCache, sample_patches, saturate
-from restora.train.objectives import warm_start
+from restora.train.objectives.restoration import warm_start
 from restora.zoo import load_net, read_metadata, save_weights
-
-ROOT = Path(__file__).resolve().parents[1]
 
 TINY = {
     "task": "denoise",
@@ -66,6 +65,7 @@ def test_tiny_recipe_learns_and_writes_its_outputs(photos, tmp_path):
     assert {"step", "lr", "seconds", "patches_per_s", "loss", "psnr_sigma25", "ssim_sigma25"} <= set(rows[0])
     for name in ("recipe.yaml", "curves.png", "last.pt", "best.pt", "model.safetensors"):
         assert (run / name).is_file(), name
+    assert load_recipe(run / "recipe.yaml") == parse_recipe(recipe_for(photos))  # as run, defaults filled
     meta = read_metadata(run / "model.safetensors")
     assert meta["arch"] == "ffdnet" and '"depth": 4' in meta["kwargs"]
     net = load_net(run / "model.safetensors")
@@ -80,6 +80,16 @@ def test_every_optimizer_and_schedule_runs(photos, tmp_path):
                                   "train.steps": 4, "data.val": "null"})
         Trainer(r, tmp_path / str(i), progress=False).run()
         assert (tmp_path / str(i) / "model.safetensors").is_file()
+
+
+def test_the_chart_is_drawn_at_validations_and_at_the_end(photos, tmp_path, monkeypatch):
+    import restora.train.plots as plots
+
+    drawn = []
+    monkeypatch.setattr(plots, "plot_curves", lambda rows, path: drawn.append(rows[-1]["step"]))
+    recipe = recipe_for(photos, **{"train.steps": 25, "train.log_every": 5, "train.val_every": 10})
+    Trainer(recipe, tmp_path, progress=False).run()
+    assert drawn == [10, 20, 25] and len(read_log(tmp_path)) == 5
 
 
 def test_resume_after_interrupt_is_bit_exact(photos, tmp_path):
@@ -105,7 +115,7 @@ def test_torchrun_two_processes_end_with_identical_weights(photos, tmp_path):
     script = tmp_path / "ddp.py"
     script.write_text(textwrap.dedent(f"""
         import os, torch
-        from restora.train import Trainer, apply_overrides
+        from restora.train import Trainer, apply_overrides, load_recipe, parse_recipe
         recipe = {recipe_for(photos, **{"train.steps": 6, "data.val": "null"})!r}
         trainer = Trainer(recipe, {str(tmp_path / "run")!r}, progress=False)
         trainer.run()
@@ -169,38 +179,72 @@ def test_a_deeper_network_grown_from_a_shallower_one_starts_with_the_same_output
         assert deep.mid[2].body[0].weight.abs().sum() > 0  # new blocks can learn: only the last conv is zero
 
 
-def test_shipped_recipes_parse():
-    for path in sorted((ROOT / "configs").rglob("*.yaml")):
-        recipe = load_recipe(path)
-        assert {"net", "train"} <= set(recipe), path
+def test_a_model_trained_in_stages_starts_from_the_last_and_ships_with_every_stage(photos, tmp_path, monkeypatch,
+                                                                                   cli_inline):
+    """The card is a function of the run folder alone: shipped after configs/ is gone, from elsewhere."""
+    import shutil
 
-
-def test_a_model_trained_in_stages_starts_from_the_last_and_ships_with_every_stage(photos, tmp_path, monkeypatch):
     import yaml
 
-    import restora.zoo as zoo
-    from restora.zoo import ship
-
     monkeypatch.chdir(tmp_path)
-    for module in (zoo, ship):
-        monkeypatch.setattr(module, "ZOO_DIR", tmp_path / "zoo")
     first = recipe_for(photos, **{"train.steps": 40, "train.val_every": 20})
     second = apply_overrides(first, ["init=runs/first/model.safetensors", "seed=4"])
     (tmp_path / "configs").mkdir()
     for name, recipe in (("first", first), ("second", second)):
         (tmp_path / "configs" / f"{name}.yaml").write_text(yaml.safe_dump(recipe))
-    Trainer(first, "runs/first", progress=False).run()
-    trainer = Trainer(second, "runs/second", progress=False)
+    Trainer(first, "runs/first", progress=False, recipe_file="configs/first.yaml").run()
+    trainer = Trainer(second, "runs/second", progress=False, recipe_file="configs/second.yaml")
     trained = load_net("runs/first/model.safetensors").state_dict()
     assert all(torch.equal(v, trained[k]) for k, v in trainer.objective.net.state_dict().items())
     trainer.run()
+    shutil.rmtree(tmp_path / "configs")
+    shutil.move(tmp_path / "runs", tmp_path / "elsewhere")
 
-    card = ship.ship(Path("runs/second"), "tiny", "tiny-dn", "a test model", 1, "configs/second.yaml",
-                     threads=2).read_text()
+    shipped = cli_inline("ship", tmp_path / "elsewhere" / "second", "--name", "tiny", "--method", "tiny-dn",
+                         "--summary", "a test model", "--zoo", tmp_path / "zoo")
+    assert shipped.returncode == 0, shipped.stderr
+    card = (tmp_path / "zoo" / "cards" / "tiny.md").read_text()
     assert "| 1 | `configs/first.yaml` | 40 |" in card and "| 2 | `configs/second.yaml` | 40 |" in card
     assert "`OMP_NUM_THREADS=1 restora train configs/first.yaml`, then `OMP_NUM_THREADS=1 restora train " \
            "configs/second.yaml`" in card
     assert "### Stage 1 validation curve (`configs/first.yaml`)" in card
-    assert "in all stages" in card and "2 torch threads on a" in card
+    threads = torch.get_num_threads()
+    assert "in all stages" in card and f"{'one torch thread' if threads == 1 else f'{threads} torch threads'} on a" in card
     assert "(every tensor whose name and shape match) |" in card  # FFDNet has no residual blocks to grow
     assert load_net(tmp_path / "zoo" / "weights" / "tiny.safetensors") is not None
+    assert json.loads((tmp_path / "zoo" / "models.json").read_text())[0]["method"] == "tiny-dn"
+
+
+def _validation_and_bench(task: str, method: str, weights: str, data: dict, setting, folder: Path,
+                          tmp_path: Path) -> tuple[float, float]:
+    """(validation PSNR by the training engine, restora bench PSNR) of a shipped model on one folder."""
+    from restora.bench import run_bench
+    from restora.zoo import PACKAGE_ZOO
+
+    path = PACKAGE_ZOO / "weights" / f"{weights}.safetensors"
+    meta = read_metadata(path)
+    recipe = {"task": task, "init": str(path), "net": {"name": meta["arch"], "args": json.loads(meta["kwargs"])},
+              "data": {"train": str(folder), "val": str(folder), "patch": 32, **data},
+              "train": {"steps": 1}}
+    if task == "denoise":
+        recipe["degradation"] = {"kind": "noise", "val_sigmas": [setting]}
+    else:
+        recipe["degradation"] = {"kind": "downscale", "scale": setting}
+    scores = Trainer(recipe, tmp_path / "run", progress=False).objective.validate()
+    row = run_bench(task, folder, [setting], [method])[-1]
+    return scores["psnr"], row["psnr"]
+
+
+def test_validation_during_training_equals_restora_bench(tmp_path):
+    folder = tmp_path / "gray"
+    folder.mkdir()
+    for name in ("camera", "moon"):
+        PILImage.fromarray(getattr(skdata, name)()[:200, :176]).save(folder / f"{name}.png")
+    validation, bench = _validation_and_bench("denoise", "unet-denoiser", "unet-denoiser-gray", {}, 25, folder,
+                                              tmp_path)
+    assert abs(validation - bench) < 1e-6
+
+
+def test_super_resolution_validation_equals_restora_bench_on_set5(set5, tmp_path):
+    validation, bench = _validation_and_bench("upscale", "espcn", "espcn-x3", {"color": "y"}, 3, set5, tmp_path)
+    assert abs(validation - bench) < 1e-6

@@ -22,7 +22,6 @@ from PIL import Image as PILImage  # noqa: E402
 
 from restora.errors import RestoraError  # noqa: E402
 from restora.methods import Denoiser, list_methods  # noqa: E402
-from restora.methods import base as registry  # noqa: E402
 from restora.web import Settings, create_app  # noqa: E402
 from restora.web.jobs import Job, JobQueue  # noqa: E402
 
@@ -115,14 +114,14 @@ def test_methods_come_from_the_registry(client):
     assert body["limits"] == {"max_upload_bytes": 50_000_000, "max_pixels": 40_000_000, "queue_size": 8}
 
 
-def test_a_new_method_shows_up_without_page_changes(client, monkeypatch):
+def test_a_new_method_shows_up_without_page_changes(client, extra_method):
     class Plain(Denoiser):
         name, summary = "test-plain", "returns its input"
 
         def denoise(self, x, sigma):
             return x
 
-    monkeypatch.setitem(registry._REGISTRY, ("denoise", "test-plain"), Plain)
+    extra_method(Plain)
     denoise = next(t for t in client.get("/api/methods").json()["tasks"] if t["name"] == "denoise")
     assert "test-plain" in [m["name"] for m in denoise["methods"]]
 
@@ -282,10 +281,10 @@ class Blocker(Denoiser):
 
 
 @pytest.fixture
-def blocker(monkeypatch):
+def blocker(extra_method):
     Blocker.started.clear()
     Blocker.release.clear()
-    monkeypatch.setitem(registry._REGISTRY, ("denoise", "test-blocker"), Blocker)
+    extra_method(Blocker)
     yield Blocker
     Blocker.release.set()
 
@@ -350,8 +349,8 @@ class Broken(Denoiser):
             "user" if sigma < 10 else "bug"]
 
 
-def test_a_failing_job_reports_its_error(client, monkeypatch, camera):
-    monkeypatch.setitem(registry._REGISTRY, ("denoise", "test-broken"), Broken)
+def test_a_failing_job_reports_its_error(client, extra_method, camera):
+    extra_method(Broken)
     r = submit(client, png(u8(camera)), "denoise", "test-broken", {"sigma": 5})
     status = wait(client, r.json()["id"])
     assert status["state"] == "failed" and status["error"] == "the image is too dark"

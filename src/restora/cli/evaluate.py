@@ -9,10 +9,11 @@ import torch
 import typer
 from rich.table import Table
 
-from restora.bench import DEFAULT_SETTINGS, FORMATS, format_rows, run_bench, splice_markdown
+from restora.bench import FORMATS, format_rows, run_bench, splice_markdown
 from restora.cli.common import Seed, app, make_progress, note, out_console, parse_list
 from restora.errors import RestoraError
 from restora.io import list_images, read_image, write_text_atomic
+from restora.methods import TASKS
 from restora.metrics import psnr, ssim
 
 
@@ -68,38 +69,17 @@ def metrics(a: Annotated[Path, typer.Argument(help="Image or folder (e.g. the re
     out_console.print(table)
 
 
-def split_kernel_specs(text: str) -> list[str]:
-    """``"gaussian:2,motion:15,45,disk:3"`` -> ``["gaussian:2", "motion:15,45", "disk:3"]``: a bare
-    number after a comma continues the previous spec."""
-    specs: list[str] = []
-    for token in (t.strip() for t in text.split(",") if t.strip()):
-        if specs and _is_number(token):
-            specs[-1] += f",{token}"
-        else:
-            specs.append(token)
-    return specs
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _default(task: str) -> str:
-    return ",".join(map(str, DEFAULT_SETTINGS[task]))
+SETTING_NAMES = [f"--{name}" for name in dict.fromkeys(spec.setting for spec in TASKS.values())]
+SETTING_HELP = "The values of the task's benchmark setting, comma-separated (default: " + "; ".join(
+    f"{task} {spec.setting} {','.join(map(str, spec.settings))}" for task, spec in TASKS.items()) + ")."
 
 
 @app.command()
-def bench(task: Annotated[str, typer.Argument(help="denoise, upscale, inpaint or deblur.", show_default=False)],
+def bench(task: Annotated[str, typer.Argument(help=", ".join(TASKS) + ".", show_default=False)],
           data: Annotated[Path, typer.Option(help="Folder of clean reference images (HR images for upscale).",
                                              show_default=False)],
-          sigma: Annotated[str, typer.Option(help="denoise: noise levels (0-255).")] = _default("denoise"),
-          scale: Annotated[str, typer.Option(help="upscale: integer scales.")] = _default("upscale"),
-          mask: Annotated[str, typer.Option(help="inpaint: mask kinds.")] = _default("inpaint"),
-          kernel: Annotated[str, typer.Option(help="deblur: kernel specs.")] = _default("deblur"),
+          settings: Annotated[Optional[str], typer.Option("--settings", *SETTING_NAMES, help=SETTING_HELP,
+                                                          show_default=False)] = None,
           methods: Annotated[Optional[str], typer.Option(help="Comma-separated methods; all of the task's when "
                                                          "omitted. NAME:OPTION=VALUE runs one with options, "
                                                          "e.g. unet-denoiser:ensemble=true.", show_default=False)] = None,
@@ -121,17 +101,15 @@ def bench(task: Annotated[str, typer.Argument(help="denoise, upscale, inpaint or
     Every image of --data is degraded, restored by each method and compared with the original;
     reported per method and setting: mean PSNR / SSIM, seconds per image, megapixels per second.
     """
-    settings = {"denoise": lambda: parse_list(sigma, float, "sigma"),
-                "upscale": lambda: parse_list(scale, int, "scale"),
-                "inpaint": lambda: parse_list(mask, str, "mask"),
-                "deblur": lambda: split_kernel_specs(kernel)}
-    if task not in settings:
-        raise RestoraError(f"unknown task '{task}' (use one of {', '.join(settings)})")
+    if task not in TASKS:
+        raise RestoraError(f"unknown task '{task}' (use one of {', '.join(TASKS)})")
+    spec = TASKS[task]
     if fmt not in FORMATS:
         raise RestoraError(f"unknown format '{fmt}' (use one of {', '.join(FORMATS)})")
     with make_progress() as progress:
         bar = progress.add_task(f"bench {task}", total=None)
-        rows = run_bench(task, data, settings[task](), parse_list(methods, str, "method") if methods else None,
+        values = spec.input(spec.setting).values(settings) if settings else None
+        rows = run_bench(task, data, values, parse_list(methods, str, "method") if methods else None,
                          seed=seed, limit=limit, offset=offset, log=note,
                          progress=lambda done, total: progress.update(bar, completed=done, total=total))
     report = format_rows(rows, fmt)

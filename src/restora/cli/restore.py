@@ -1,20 +1,20 @@
-"""``restora denoise|upscale|inpaint|deblur`` and ``restora methods``."""
+"""``restora denoise|upscale|inpaint|deblur|...`` (one command per task of the task table,
+restora.methods.tasks) and ``restora methods``."""
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.table import Table
 
 from restora.cli.common import (Inputs, MaxPixels, Output, Overwrite, Seed, SkipExisting, app, note, out_console,
                                 parse_options, run_batch)
-from restora.degrade import kernel_from_spec, make_mask
 from restora.io import Image
 from restora.io.image import DEFAULT_MAX_PIXELS
-from restora.methods import TASKS, estimate_sigma, get_method, list_methods
-from restora.methods.learned import SCALE_POLICY
+from restora.methods import TASKS, TaskSpec, get_method, list_methods
 
 Method = Annotated[Optional[str], typer.Option("--method", "-m", help="Method name (see `restora methods`); "
                                                "the task's default when omitted.", show_default=False)]
@@ -22,69 +22,57 @@ Opts = Annotated[Optional[list[str]], typer.Option("--opt", help="Method option 
                                                    show_default=False)]
 
 
-def _restore(task: str, inputs: list[Path], out: Path, method: str | None, opt: list[str] | None, overwrite: bool,
-             skip_existing: bool, max_pixels: int, task_inputs: Callable[[Image], dict[str, Any]]) -> None:
-    """Run ``task`` over a batch; ``task_inputs(image)`` gives the task's inputs for each image
-    (sigma, scale, mask or kernel). Options are checked before the first image."""
-    restorer = get_method(task, method)
+def restore_batch(spec: TaskSpec, inputs: list[Path], out: Path, given: dict[str, Any], method: str | None,
+                  opt: list[str] | None, seed: int = 0, overwrite: bool = False, skip_existing: bool = False,
+                  max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+    """Run a task over a batch: ``given`` holds the task inputs as typed (None where absent), resolved
+    per image by the task table (estimates are reported). Method options are checked before the
+    first image."""
+    restorer = get_method(spec.name, method)
     options = parse_options(opt)
     restorer.check_options(options)
-    run_batch(inputs, out, lambda image: {"": restorer(image, **task_inputs(image), **options)},
-              overwrite=overwrite, skip_existing=skip_existing, max_pixels=max_pixels, description=task)
+
+    def step(image: Image) -> dict[str, Image]:
+        inputs, notes = spec.resolve(given, image.data, seed)
+        for line in notes:
+            note(f"{image.source}: {line}")
+        return {"": restorer(image, **inputs, **options)}
+
+    run_batch(inputs, out, step, overwrite=overwrite, skip_existing=skip_existing, max_pixels=max_pixels,
+              description=spec.name)
 
 
-@app.command()
-def denoise(inputs: Inputs, out: Output,
-            sigma: Annotated[Optional[float], typer.Option(help="Noise level on the 0-255 scale; estimated per "
-                                                           "image when omitted.", show_default=False)] = None,
-            method: Method = None, opt: Opts = None, overwrite: Overwrite = False,
-            skip_existing: SkipExisting = False, max_pixels: MaxPixels = DEFAULT_MAX_PIXELS) -> None:
-    """Remove noise."""
-    def task_inputs(image: Image) -> dict[str, Any]:
-        if sigma is not None:
-            return {"sigma": sigma}
-        estimate = estimate_sigma(image.data)
-        note(f"{image.source}: estimated sigma {estimate:.1f}")
-        return {"sigma": estimate}
+def _task_command(spec: TaskSpec) -> None:
+    """Register ``restora <task>`` with an option per task input (typed, with its help) and the common ones."""
+    def command(**kwargs: Any) -> None:
+        given = {i.name: kwargs.pop(i.name) for i in spec.inputs}
+        restore_batch(spec, kwargs.pop("inputs"), kwargs.pop("out"), given, **kwargs)
 
-    _restore("denoise", inputs, out, method, opt, overwrite, skip_existing, max_pixels, task_inputs)
-
-
-@app.command()
-def upscale(inputs: Inputs, out: Output,
-            scale: Annotated[float, typer.Option(help="Scale factor, 1 to 16. " + SCALE_POLICY)] = 2.0,
-            method: Method = None, opt: Opts = None, overwrite: Overwrite = False,
-            skip_existing: SkipExisting = False, max_pixels: MaxPixels = DEFAULT_MAX_PIXELS) -> None:
-    """Increase resolution (super-resolution).
-
-    The default method is the best shipped super-resolution model (MATLAB bicubic when none is
-    shipped). Learned models work on the BT.601 luma; the chroma and any alpha channel are
-    upscaled by MATLAB bicubic. Gray stays gray, 16-bit input gives 16-bit output.
-    """
-    _restore("upscale", inputs, out, method, opt, overwrite, skip_existing, max_pixels, lambda _: {"scale": scale})
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    task_inputs = []
+    for i in spec.inputs:
+        kind = Optional[i.type] if i.default is None else i.type
+        show = i.default is not None
+        option = typer.Option(f"--{i.name}", help=i.help[0].upper() + i.help[1:] + ".", show_default=show)
+        task_inputs.append(inspect.Parameter(i.name, keyword, annotation=Annotated[kind, option],
+                                             default=i.default if not i.required else ...))
+    command.__signature__ = inspect.Signature([
+        inspect.Parameter("inputs", keyword, annotation=Inputs),
+        inspect.Parameter("out", keyword, annotation=Output),
+        *task_inputs,
+        *([inspect.Parameter("seed", keyword, annotation=Seed, default=0)] if any(i.seeded for i in spec.inputs)
+          else []),
+        inspect.Parameter("method", keyword, annotation=Method, default=None),
+        inspect.Parameter("opt", keyword, annotation=Opts, default=None),
+        inspect.Parameter("overwrite", keyword, annotation=Overwrite, default=False),
+        inspect.Parameter("skip_existing", keyword, annotation=SkipExisting, default=False),
+        inspect.Parameter("max_pixels", keyword, annotation=MaxPixels, default=DEFAULT_MAX_PIXELS)])
+    command.__doc__ = spec.description
+    app.command(spec.name)(command)
 
 
-@app.command()
-def inpaint(inputs: Inputs, out: Output,
-            mask: Annotated[str, typer.Option(help="Mask image (white = missing, same size as the input) or a "
-                                              "generated mask: center, boxes, strokes, pixels, left, right.",
-                                              show_default=False)],
-            seed: Seed = 0, method: Method = None, opt: Opts = None, overwrite: Overwrite = False,
-            skip_existing: SkipExisting = False, max_pixels: MaxPixels = DEFAULT_MAX_PIXELS) -> None:
-    """Fill missing regions given by a mask."""
-    _restore("inpaint", inputs, out, method, opt, overwrite, skip_existing, max_pixels,
-             lambda image: {"mask": make_mask(mask, *image.size, seed=seed)})
-
-
-@app.command()
-def deblur(inputs: Inputs, out: Output,
-           kernel: Annotated[str, typer.Option(help="Blur kernel: gaussian:SIGMA, motion:LENGTH,ANGLE, disk:RADIUS "
-                                               "or a kernel image.", show_default=False)],
-           method: Method = None, opt: Opts = None, overwrite: Overwrite = False,
-           skip_existing: SkipExisting = False, max_pixels: MaxPixels = DEFAULT_MAX_PIXELS) -> None:
-    """Undo a known blur."""
-    k = kernel_from_spec(kernel)
-    _restore("deblur", inputs, out, method, opt, overwrite, skip_existing, max_pixels, lambda _: {"kernel": k})
+for _spec in TASKS.values():
+    _task_command(_spec)
 
 
 @app.command()

@@ -30,7 +30,7 @@ def train(
 
     recipe_dict = load_recipe(recipe, set_ or [])
     folder = out or Path("runs") / recipe.stem
-    last = run(recipe_dict, folder, resume=resume, progress=not quiet)
+    last = run(recipe_dict, folder, resume=resume, progress=not quiet, recipe_file=recipe.as_posix())
     shown = {k: round(float(v), 4) for k, v in last.items() if k in ("step", "loss", "psnr") and v not in ("", None)}
     out_console.print(f"done: {folder} {shown}")
 
@@ -38,7 +38,7 @@ def train(
 @app.command()
 def models(json_: Annotated[bool, typer.Option("--json", help="Machine-readable list.")] = False) -> None:
     """List the models shipped inside the package, with their cards' key results."""
-    from restora.zoo import ZOO_DIR, shipped_models
+    from restora.zoo import card_path, shipped_models
 
     entries = shipped_models()
     if json_:
@@ -47,5 +47,33 @@ def models(json_: Annotated[bool, typer.Option("--json", help="Machine-readable 
     table = Table("name", "task", "method", "input", "params", "card")
     for e in entries:
         table.add_row(e["name"], e["task"], e["method"], f"{e['channels']}ch" + (f" x{e['scale']}" if "scale" in e else ""),
-                      f"{e.get('params', 0) / 1e3:.0f}K", str(ZOO_DIR / "cards" / e["card"]))
+                      f"{e.get('params', 0) / 1e3:.0f}K", str(card_path(e)))
     out_console.print(table)
+
+
+@app.command()
+def ship(
+    run: Annotated[Path, typer.Argument(help="Finished run folder (restora train --out).", show_default=False)],
+    name: Annotated[str, typer.Option(help="Model name in the zoo.", show_default=False)],
+    method: Annotated[str, typer.Option(help="Method the model serves (models of one method differ only in "
+                                        "channels or scale).", show_default=False)],
+    summary: Annotated[str, typer.Option(help="One line for `restora methods` and the card.", show_default=False)],
+    priority: Annotated[int, typer.Option(help="The task's default method is its highest-priority one.")] = 10,
+    sharing: Annotated[Optional[str], typer.Option(help="What shared the machine during training (for the card).",
+                                                   show_default=False)] = None,
+    benchmark: Annotated[Optional[str], typer.Option(help="The command that makes this model's benchmark tables.",
+                                                     show_default=False)] = None,
+    weights: Annotated[str, typer.Option(help="Weight file of the run to ship.")] = "model.safetensors",
+    notes: Annotated[Optional[Path], typer.Option(help="Markdown file appended to the card.",
+                                                  show_default=False)] = None,
+    zoo: Annotated[Optional[Path], typer.Option(help="Zoo folder (default: the active one, $RESTORA_ZOO or the "
+                                                "package's).", show_default=False)] = None,
+) -> None:
+    """Put a finished run into the model zoo: its weights, an index entry and a model card made from the
+    run folder alone (recipe as run, log, run.json)."""
+    from restora.train.ship import BENCHMARK, SHARING
+    from restora.train.ship import ship as ship_run
+
+    card = ship_run(run, name, method, summary, priority, sharing or SHARING, benchmark or BENCHMARK, weights, notes,
+                    zoo)
+    out_console.print(f"shipped {name}: {card}")

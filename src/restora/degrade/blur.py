@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from restora.errors import RestoraError
+from restora.io import read_image
 
 
 def gaussian_kernel(sigma: float, size: int | None = None) -> torch.Tensor:
@@ -76,8 +78,6 @@ _KERNEL_USAGE = "use gaussian:SIGMA, motion:LENGTH,ANGLE, disk:RADIUS or a kerne
 def kernel_from_spec(spec: str) -> torch.Tensor:
     """A kernel (kh, kw) summing to 1 from ``gaussian:SIGMA``, ``motion:LENGTH[,ANGLE]``,
     ``disk:RADIUS`` or the path of a kernel image (read as gray and normalised)."""
-    from pathlib import Path
-
     name, _, args = spec.partition(":")
     if name in _KERNEL_SPECS and args:
         make, max_args = _KERNEL_SPECS[name]
@@ -89,8 +89,6 @@ def kernel_from_spec(spec: str) -> torch.Tensor:
             raise RestoraError(f"bad kernel '{spec}' ({_KERNEL_USAGE})")
         return make(*values)
     if Path(spec).is_file():
-        from restora.io import read_image
-
         k = read_image(spec).data.mean(0)
         if k.sum() <= 0:
             raise RestoraError(f"{spec}: kernel image is all black")

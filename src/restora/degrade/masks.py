@@ -10,8 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from restora.errors import RestoraError
+from restora.io import read_image
 
 
 def center_mask(h: int, w: int, area: float = 0.25) -> torch.Tensor:
@@ -78,16 +80,19 @@ def half_mask(h: int, w: int, side: str = "right") -> torch.Tensor:
     return m
 
 
-def file_mask(path: str | Path, h: int, w: int) -> torch.Tensor:
-    """A mask image (white = missing; any pixel brighter than mid-gray counts), checked for size."""
-    from restora.io import read_image
-
-    img = read_image(path)
-    if img.size != (h, w):
-        raise RestoraError(f"{path}: mask is {img.size[1]}x{img.size[0]}, image is {w}x{h}")
+def read_mask(path: str | Path, h: int, w: int, fit: bool = False) -> torch.Tensor:
+    """A mask image as (1, h, w) in {0, 1}: white = missing (mean of the colour channels above
+    one half); a painted layer with alpha counts where it is opaque and not black (strokes in any
+    colour on a transparent layer). A mask of another size is an error, or with ``fit`` resized
+    to (h, w) by nearest neighbour."""
+    img = read_image(path, max_pixels=None)
     gray = img.data.mean(0, keepdim=True)
-    if img.alpha is not None:  # painted masks often carry the strokes in alpha
+    if img.alpha is not None:
         gray = torch.maximum(gray * img.alpha, img.alpha * (gray > 0))
+    if img.size != (h, w):
+        if not fit:
+            raise RestoraError(f"{path}: mask is {img.size[1]}x{img.size[0]}, image is {w}x{h}")
+        gray = F.interpolate(gray[None], size=(h, w), mode="nearest")[0]
     return (gray > 0.5).float()
 
 
@@ -103,7 +108,7 @@ def make_mask(kind: str, h: int, w: int, seed: int = 0, **options) -> torch.Tens
             options["seed"] = seed
         return fn(h, w, **options)
     if Path(kind).is_file():
-        return file_mask(kind, h, w)
+        return read_mask(kind, h, w)
     raise RestoraError(f"unknown mask '{kind}' (use {', '.join(MASKS)} or a mask image path)")
 
 

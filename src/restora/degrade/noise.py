@@ -16,7 +16,7 @@ def _generator(seed: int | None) -> torch.Generator:
 
 def gaussian_noise(x: torch.Tensor, sigma: float, seed: int | None = 0, clip: bool = True) -> torch.Tensor:
     """x + N(0, (sigma/255)^2). With ``clip=False`` the result is neither clipped nor quantised
-    (the benchmark protocol of REFERENCE.md)."""
+    (the benchmark protocol of docs/protocols.md)."""
     if not 0 <= sigma <= 255:
         raise RestoraError(f"sigma {sigma} is outside [0, 255]")
     noisy = x + torch.randn(x.shape, generator=_generator(seed)) * (sigma / 255.0)

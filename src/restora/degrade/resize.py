@@ -1,6 +1,6 @@
 """MATLAB-compatible bicubic ``imresize`` (a = -0.5, antialiased when shrinking).
 
-The super-resolution protocol (REFERENCE.md) makes LR images with MATLAB's imresize; PIL's
+The super-resolution protocol (docs/protocols.md) makes LR images with MATLAB's imresize; PIL's
 and OpenCV's bicubic differ by 0.3 dB or more, so this is written out: per axis, a dense
 (out, in) weight matrix built exactly as MATLAB's ``contributions`` (symmetric edge handling),
 applied as two matrix products.

@@ -1,27 +1,27 @@
-"""One interface for every restorer, and the registry that lists them by task.
+"""One interface for every restorer, and the registry that collects them.
 
 A restorer is a small class with ``task``, ``name``, ``kind`` and ``options`` and one method,
 ``restore(x, **inputs)``, working on a float tensor (C, H, W) in [0, 1] with C = 1 or 3.
 ``__call__`` lifts that to :class:`restora.io.Image` (alpha carried through, resized with the
-image where sizes change). Classical and learned methods register the same way; for each task the
-registered method with the highest ``priority`` is the default.
+image where sizes change). Classical methods register their class with :func:`register`; methods
+made from data (the learned ones, one per model family of the active zoo) come from a provider
+function registered with :func:`register_provider`. Lookups are in :mod:`restora.methods.registry`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import torch
 
+from restora.degrade import imresize
 from restora.errors import RestoraError
 from restora.io import Image
-
-TASKS = ("denoise", "upscale", "inpaint", "deblur")
 
 
 @dataclass(frozen=True)
 class Option:
-    """A method option as the CLI and the web page present it."""
+    """A method option (or a task input) as the CLI, the web page and the API take it."""
 
     name: str
     type: type
@@ -31,6 +31,8 @@ class Option:
     high: float | None = None
 
     def check(self, value: Any) -> Any:
+        """``value`` (text from the CLI, JSON from the web, a Python value) converted to ``type`` and
+        range-checked; RestoraError naming the option otherwise."""
         if self.type is bool and isinstance(value, str):
             if value.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
                 raise RestoraError(f"option {self.name}={value} is not true/false")
@@ -39,9 +41,15 @@ class Option:
             value = self.type(value)
         except (TypeError, ValueError):
             raise RestoraError(f"option {self.name}={value!r} is not a {self.type.__name__}") from None
+        if self.type is float and value != value:
+            raise RestoraError(f"option {self.name} is not a number")
         if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
             raise RestoraError(f"option {self.name}={value} is outside [{self.low}, {self.high}]")
         return value
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "type": self.type.__name__, "default": self.default, "help": self.help,
+                "low": self.low, "high": self.high}
 
 
 class Restorer:
@@ -73,62 +81,38 @@ class Restorer:
         out = self.restore(image.data, **inputs).clamp(0, 1)
         alpha = image.alpha
         if alpha is not None and alpha.shape[1:] != out.shape[1:]:
-            from restora.degrade import imresize
-
             alpha = imresize(alpha, size=tuple(out.shape[1:])).clamp(0, 1)
         return image.with_data(out, alpha)
 
     @classmethod
     def describe(cls) -> dict[str, Any]:
         return {"task": cls.task, "name": cls.name, "kind": cls.kind, "summary": cls.summary,
-                "options": [{"name": o.name, "type": o.type.__name__, "default": o.default, "help": o.help,
-                             "low": o.low, "high": o.high} for o in cls.options]}
+                "options": [o.describe() for o in cls.options]}
 
 
-_REGISTRY: dict[tuple[str, str], type[Restorer]] = {}
+Provider = Callable[[], list[type[Restorer]]]
+_CLASSES: list[type[Restorer]] = []
+_PROVIDERS: list[Provider] = []
 
 
 def register(cls: type[Restorer]) -> type[Restorer]:
-    """Class decorator: make ``cls`` available under (task, name)."""
-    if cls.task not in TASKS:
-        raise ValueError(f"unknown task {cls.task}")
-    _REGISTRY[(cls.task, cls.name)] = cls
+    """Class decorator: make the restorer ``cls`` available under (cls.task, cls.name)."""
+    _CLASSES.append(cls)
     return cls
 
 
-def _load_all() -> None:
-    import restora.methods.classical  # noqa: F401  (registers on import)
-    import restora.methods.learned  # noqa: F401
-    import restora.methods.gan_prior  # noqa: F401
+def register_provider(provider: Provider) -> Provider:
+    """Register a function that returns restorer classes made from data (asked on every lookup)."""
+    _PROVIDERS.append(provider)
+    return provider
 
 
-def list_methods(task: str | None = None) -> list[dict[str, Any]]:
-    """Every registered method as a dict (task, name, kind, default, summary, options)."""
-    _load_all()
-    rows = []
-    for t in TASKS if task is None else (task,):
-        default = default_method(t)
-        for (tt, name), cls in sorted(_REGISTRY.items(), key=lambda kv: (kv[0][0], -kv[1].priority, kv[0][1])):
-            if tt == t:
-                rows.append({**cls.describe(), "default": name == default})
-    return rows
+def registered() -> dict[tuple[str, str], type[Restorer]]:
+    """Every registered restorer by (task, name); a provider's class replaces a class of the same key."""
+    classes = _CLASSES + [cls for provider in _PROVIDERS for cls in provider()]
+    return {(cls.task, cls.name): cls for cls in classes}
 
 
-def default_method(task: str) -> str:
-    _load_all()
-    candidates = [cls for (t, _), cls in _REGISTRY.items() if t == task]
-    if not candidates:
-        raise RestoraError(f"unknown task '{task}' (use one of {', '.join(TASKS)})")
-    return max(candidates, key=lambda c: c.priority).name
-
-
-def get_method(task: str, name: str | None = None) -> Restorer:
-    """An instance of the named method for ``task`` (the task's default when ``name`` is None)."""
-    _load_all()
-    if task not in TASKS:
-        raise RestoraError(f"unknown task '{task}' (use one of {', '.join(TASKS)})")
-    name = name or default_method(task)
-    if (task, name) not in _REGISTRY:
-        names = sorted(n for t, n in _REGISTRY if t == task)
-        raise RestoraError(f"unknown {task} method '{name}' (available: {', '.join(names)})")
-    return _REGISTRY[(task, name)]()
+def unregister(cls: type[Restorer]) -> None:
+    """Withdraw a class registered with :func:`register` (e.g. a plug-in unloaded)."""
+    _CLASSES.remove(cls)

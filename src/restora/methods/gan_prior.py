@@ -1,6 +1,6 @@
 """Semantic inpainting with a GAN prior (Yeh et al., CVPR 2017) on the shipped face DCGAN.
 
-The face is brought to the generator's 64x64 frame (restora.train.faces: a centred square of 72%
+The face is brought to the generator's 64x64 frame (restora.faces: a centred square of 72%
 of the width, or ``box``), then a batch of latent codes z is optimised with Adam for
 
     contextual loss  sum_i W_i |G(z)_i - y_i|   (known pixels i, W_i = fraction of missing pixels
@@ -28,7 +28,7 @@ from restora.errors import RestoraError
 from restora.methods.base import Option, register
 from restora.methods.classical import Telea, from_hwc, to_uint8_hwc
 from restora.methods.tasks import Inpainter
-from restora.train.faces import FRAME, face_box, to_frame
+from restora.faces import FRAME, face_box, to_frame
 from restora.zoo import load_shipped
 
 NEIGHBOURHOOD = 7

@@ -1,12 +1,16 @@
-"""Learned restorers, registered from the model zoo (restora/zoo/models.json).
+"""Learned restorers, made from the active model zoo (restora.zoo: models.json).
 
 Each zoo entry names its ``method``; a method groups the weights that differ only in what input
 they serve (gray or colour, a scale), and picks the right one per image. Inference runs in
 overlapping tiles (bounded memory, no seams) and optionally as the x8 ensemble. Upscalers are
 luma models: see :class:`LearnedUpscaler` and SCALE_POLICY for scales without a model.
+:func:`restorer_for_net` wraps a network in training the same way, so validation during training
+runs exactly the inference that ``restora bench`` measures.
 """
 from __future__ import annotations
 
+import json
+from functools import lru_cache
 from itertools import combinations_with_replacement, count
 from math import prod
 from typing import Any
@@ -16,8 +20,8 @@ import torch
 from restora.color import rgb_to_ycbcr, ycbcr_to_rgb
 from restora.degrade import imresize
 from restora.degrade.resize import scaled_size
-from restora.methods.base import Option, register
-from restora.methods.tasks import Denoiser, Upscaler
+from restora.methods.base import Option, Restorer, register_provider
+from restora.methods.tasks import SCALE_POLICY, Denoiser, Upscaler
 from restora.methods.tiling import run_ensemble, run_tiled
 from restora.zoo import load_shipped, shipped_models
 
@@ -28,11 +32,25 @@ RUN_OPTIONS = (
 )
 
 
+LEARNED_BASES: dict[str, type[Restorer]] = {}
+
+
+def learned_base(cls: type[Restorer]) -> type[Restorer]:
+    """Class decorator: ``cls`` (a LearnedMixin and a task base) serves the zoo models of its task."""
+    LEARNED_BASES[cls.task] = cls
+    return cls
+
+
 class LearnedMixin:
-    """Shared by learned methods: their zoo entries and tiled (and ensembled) inference."""
+    """Shared by learned methods: their zoo entries and tiled (and ensembled) inference. An entry
+    holding ``net`` (a module) is served by it instead of the zoo's weights."""
 
     kind = "learned"
     entries: tuple[dict[str, Any], ...] = ()
+
+    @staticmethod
+    def net(entry: dict[str, Any]) -> torch.nn.Module:
+        return entry["net"] if "net" in entry else load_shipped(entry["name"])
 
     @staticmethod
     def run(fn, x: torch.Tensor, scale: int, tile: int, overlap: int, ensemble: bool) -> torch.Tensor:
@@ -45,12 +63,18 @@ class LearnedMixin:
 
 
 def channels_last(net: torch.nn.Module):
-    """``net`` as a function of a batch, weights and input in channels-last memory (convolutions run
-    1.3-1.8x faster on a CPU)."""
+    """``net`` as a function of a CPU batch, weights and input in channels-last memory (convolutions
+    run 1.3-1.8x faster on a CPU) on the network's device; the output comes back as float32 on the CPU."""
     net = net.to(memory_format=torch.channels_last)
-    return lambda t, *args: net(t.contiguous(memory_format=torch.channels_last), *args)
+    device = next(net.parameters()).device
+
+    def run(t, *args):
+        t = t.to(device).contiguous(memory_format=torch.channels_last)
+        return net(t, *(a.to(device) for a in args)).float().cpu()
+    return run
 
 
+@learned_base
 class LearnedDenoiser(LearnedMixin, Denoiser):
     options = RUN_OPTIONS
 
@@ -59,17 +83,11 @@ class LearnedDenoiser(LearnedMixin, Denoiser):
         channels = x.shape[0]
         colour = [e for e in self.entries if e["channels"] == channels]
         entry = colour[0] if colour else self.entries[0]
-        net = channels_last(load_shipped(entry["name"]))
+        net = channels_last(self.net(entry))
         level = torch.tensor([sigma / 255])
         x_in = x if entry["channels"] == channels else x.mean(0, keepdim=True).expand(entry["channels"], -1, -1)
         y = self.run(lambda t: net(t, level), x_in, 1, tile, overlap, ensemble)
         return y if y.shape[0] == channels else y.mean(0, keepdim=True)
-
-
-SCALE_POLICY = ("A learned upscaler runs its x2, x3 or x4 model directly. Any other scale is served by the "
-                "fewest model passes whose product reaches it (the smallest such product, smaller factors "
-                "first), then a MATLAB-bicubic resize to the exact size: 1.5 = x2 then resize, 2.5 = x3 then "
-                "resize, 6 = x2 then x3, 8 = x2 then x4, 5 = x2, x3 then resize.")
 
 
 def model_passes(scale: float, available: list[int]) -> tuple[int, ...]:
@@ -82,6 +100,7 @@ def model_passes(scale: float, available: list[int]) -> tuple[int, ...]:
             return min(reaching, key=prod)
 
 
+@learned_base
 class LearnedUpscaler(LearnedMixin, Upscaler):
     __doc__ = ("Super-resolution of the luma: RGB -> BT.601 YCbCr (restora.color), the Y channel "
                "through the model(s), Cb/Cr by MATLAB bicubic, back to RGB. Gray input is treated as "
@@ -101,30 +120,37 @@ class LearnedUpscaler(LearnedMixin, Upscaler):
 
     def upscale_luma(self, y: torch.Tensor, scale: float, tile: int, overlap: int, ensemble: bool) -> torch.Tensor:
         """Y (1, H, W) in [16, 235]/255 -> (1, ceil(H*scale), ceil(W*scale)) by the model passes."""
-        by_scale = {int(e["scale"]): e["name"] for e in self.entries}
+        by_scale = {int(e["scale"]): e for e in self.entries}
         size = scaled_size(tuple(y.shape[1:]), scale)
         for s in model_passes(scale, list(by_scale)):
-            net = load_shipped(by_scale[s])
+            net = self.net(by_scale[s])
             # a net that upsamples first holds s^2 times the activations: cap its tiles at 1024 output pixels
             side = min(tile, max(1024 // s, 4 * overlap + 1)) if getattr(net, "upsamples_first", False) else tile
             y = self.run(channels_last(net), y, s, side, overlap, ensemble)
         return y if tuple(y.shape[1:]) == size else imresize(y, size=size)
 
 
-_BASES = {"denoise": LearnedDenoiser, "upscale": LearnedUpscaler}
+@register_provider
+def zoo_methods() -> list[type[Restorer]]:
+    """One restorer class per (task, method) of the active zoo's models, for the tasks with a
+    learned base."""
+    return _zoo_methods(json.dumps(shipped_models(), sort_keys=True))
 
 
-def _register_zoo() -> None:
+@lru_cache(maxsize=8)
+def _zoo_methods(index: str) -> list[type[Restorer]]:
+    """The classes for a zoo index (models.json as text: a new or changed index makes new classes)."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for entry in shipped_models():
+    for entry in json.loads(index):
         groups.setdefault((entry["task"], entry["method"]), []).append(entry)
-    for (task, method), entries in groups.items():
-        if task not in _BASES:
-            continue
-        first = entries[0]
-        register(type(method, (_BASES[task],), {
-            "name": method, "entries": tuple(entries), "summary": first.get("summary", ""),
-            "priority": max(int(e.get("priority", 10)) for e in entries)}))
+    return [type(method, (LEARNED_BASES[task],), {
+        "name": method, "entries": tuple(entries), "summary": entries[0].get("summary", ""),
+        "priority": max(int(e.get("priority", 10)) for e in entries)})
+        for (task, method), entries in groups.items() if task in LEARNED_BASES]
 
 
-_register_zoo()
+def restorer_for_net(task: str, net: torch.nn.Module, channels: int, scale: int | None = None) -> Restorer:
+    """The task's learned restorer served by ``net`` (e.g. a network in training), with the same
+    tiling, colour handling and clamping as a shipped model of that task."""
+    entry = {"name": "in-training", "net": net, "channels": channels, "scale": scale}
+    return type("in-training", (LEARNED_BASES[task],), {"name": "in-training", "entries": (entry,)})()

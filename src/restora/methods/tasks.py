@@ -1,4 +1,11 @@
-"""Task bases: each fixes the inputs of its task, so every method of a task is called alike.
+"""The task table: what each task takes, how it is called, and how it is benchmarked.
+
+Every task is one :class:`TaskSpec` in :data:`TASKS`: its inputs besides the image (each declared
+once, with its type, default, range, whether it is required and how a text value becomes what the
+restorer takes), the base class its methods derive from (which fixes the call), and the setting its
+benchmark varies with the default values and their label. The CLI commands, the web page's form,
+the Python API (``restora.denoise`` ...) and ``restora bench`` are all made from this table; the
+protocol that degrades and scores each task is in :mod:`restora.protocols`.
 
 denoise(x, sigma=None)   sigma on the 0-255 scale; None -> estimated from the image
 upscale(x, scale)        integer or fractional scale factor
@@ -7,11 +14,16 @@ deblur(x, kernel)        blur kernel (kh, kw), sums to 1
 """
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
 import numpy as np
 import torch
 
+from restora.degrade import MASKS, kernel_from_spec, make_mask
 from restora.errors import RestoraError
-from restora.methods.base import Restorer
+from restora.methods.base import Option, Restorer
 
 
 def estimate_sigma(x: torch.Tensor) -> float:
@@ -21,6 +33,51 @@ def estimate_sigma(x: torch.Tensor) -> float:
 
     arr = x.permute(1, 2, 0).numpy().astype(np.float64)
     return float(np.mean(sk_estimate(arr, channel_axis=-1, average_sigmas=False))) * 255
+
+
+@dataclass(frozen=True)
+class TaskInput(Option):
+    """An input a task takes besides the image.
+
+    ``required``: the task cannot run without it. ``estimate(x) -> value``: how the value is found
+    from the image (C, H, W) when none is given. ``resolve(value, x, seed) -> value``: how a checked
+    value (text: a spec, a kind or a file) becomes what the restorer takes, per image; ``seeded``:
+    whether that uses the seed. ``safe``: the values a server may accept (no file paths);
+    ``split(text)``: a comma-separated list of values (benchmark settings).
+    """
+
+    required: bool = False
+    estimate: Callable[[torch.Tensor], Any] | None = None
+    resolve: Callable[[Any, torch.Tensor, int], Any] | None = None
+    seeded: bool = False
+    safe: re.Pattern | None = None
+    split: Callable[[str], list[str]] | None = None
+
+    def value_for(self, value: Any, x: torch.Tensor, seed: int = 0) -> Any:
+        """What the restorer takes for ``value`` on image x (C, H, W); a tensor passes through."""
+        if isinstance(value, torch.Tensor):
+            return value
+        value = self.check(value)
+        return self.resolve(value, x, seed) if self.resolve else value
+
+    def values(self, text: str) -> list[Any]:
+        """A comma-separated list of values, each checked."""
+        parts = self.split(text) if self.split else [t.strip() for t in text.split(",") if t.strip()]
+        if not parts:
+            raise RestoraError(f"empty {self.name} list")
+        return [self.check(part) for part in parts]
+
+
+def split_kernel_specs(text: str) -> list[str]:
+    """``"gaussian:2,motion:15,45,disk:3"`` -> ``["gaussian:2", "motion:15,45", "disk:3"]``: a bare
+    number after a comma continues the previous spec."""
+    specs: list[str] = []
+    for token in (t.strip() for t in text.split(",") if t.strip()):
+        if specs and re.fullmatch(r"[-+0-9.eE]+", token):
+            specs[-1] += f",{token}"
+        else:
+            specs.append(token)
+    return specs
 
 
 class Denoiser(Restorer):
@@ -51,6 +108,7 @@ class Upscaler(Restorer):
 
 class Inpainter(Restorer):
     task = "inpaint"
+    keeps_known = True  # known pixels are copied back exactly unless a method blends across the edge
 
     def restore(self, x, mask: torch.Tensor | None = None, **options):
         if mask is None:
@@ -60,8 +118,6 @@ class Inpainter(Restorer):
         mask = (mask.reshape(1, *x.shape[-2:]) > 0.5).float()
         out = self.inpaint(x, mask, **self.check_options(options))
         return x * (1 - mask) + out * mask if self.keeps_known else out
-
-    keeps_known = True  # known pixels are copied back exactly unless a method blends across the edge
 
     def inpaint(self, x: torch.Tensor, mask: torch.Tensor, **options) -> torch.Tensor:
         raise NotImplementedError
@@ -79,3 +135,76 @@ class Deblurrer(Restorer):
 
     def deblur(self, x: torch.Tensor, kernel: torch.Tensor, **options) -> torch.Tensor:
         raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One task: ``summary`` (a line) and ``description`` (help text), the ``base`` class of its
+    methods, its ``inputs``, and for ``restora bench`` the input a benchmark varies (``setting``),
+    its default values (``settings``) and how a value is named in tables (``label``, a format)."""
+
+    name: str
+    summary: str
+    description: str
+    base: type[Restorer]
+    inputs: tuple[TaskInput, ...]
+    setting: str
+    settings: tuple[Any, ...]
+    label: str = "{}"
+
+    def input(self, name: str) -> TaskInput:
+        return next(i for i in self.inputs if i.name == name)
+
+    def setting_label(self, value: Any) -> str:
+        """How a setting is named in rows and tables: sigma=25, x3, center, gaussian:2."""
+        return self.label.format(value)
+
+    def resolve(self, given: dict[str, Any], x: torch.Tensor, seed: int = 0) -> tuple[dict[str, Any], list[str]]:
+        """The task inputs for image x (C, H, W) from ``given`` (text, JSON or Python values): each
+        checked and resolved, estimated where absent and estimable (with a note saying so), the
+        default otherwise. Returns (inputs, notes); RestoraError when a required input is absent."""
+        inputs, notes = {}, []
+        for spec in self.inputs:
+            value = given.get(spec.name)
+            if value is None or value == "":
+                if spec.estimate:
+                    value = spec.estimate(x)
+                    notes.append(f"estimated {spec.name} {value:.1f}")
+                elif spec.required:
+                    raise RestoraError(f"{self.name} needs --{spec.name} ({spec.help})")
+                else:
+                    value = spec.default
+            if value is not None:
+                inputs[spec.name] = spec.value_for(value, x, seed)
+        return inputs, notes
+
+
+SCALE_POLICY = ("A learned upscaler runs its x2, x3 or x4 model directly. Any other scale is served by the "
+                "fewest model passes whose product reaches it (the smallest such product, smaller factors "
+                "first), then a MATLAB-bicubic resize to the exact size: 1.5 = x2 then resize, 2.5 = x3 then "
+                "resize, 6 = x2 then x3, 8 = x2 then x4, 5 = x2, x3 then resize.")
+KERNEL_SPEC = re.compile(r"^(gaussian|motion|disk):[0-9.eE+\-, ]+$")
+MASK_KIND = re.compile(rf"^({'|'.join(MASKS)})$")
+
+TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in (
+    TaskSpec("denoise", "Remove noise.", "Remove noise.", Denoiser,
+             (TaskInput("sigma", float, None, "noise level on the 0-255 scale; estimated per image when absent",
+                        0, 255, estimate=estimate_sigma),),
+             setting="sigma", settings=(15, 25, 50), label="sigma={:g}"),
+    TaskSpec("upscale", "Increase resolution (super-resolution).",
+             "Increase resolution (super-resolution).\n\nThe default method is the best shipped super-resolution "
+             "model (MATLAB bicubic when none is shipped). Learned models work on the BT.601 luma; the chroma and "
+             "any alpha channel are upscaled by MATLAB bicubic. Gray stays gray, 16-bit input gives 16-bit output.",
+             Upscaler, (TaskInput("scale", float, 2.0, "scale factor, 1 to 16. " + SCALE_POLICY, 1, 16),),
+             setting="scale", settings=(2, 3, 4), label="x{:g}"),
+    TaskSpec("inpaint", "Fill missing regions given by a mask.", "Fill missing regions given by a mask.", Inpainter,
+             (TaskInput("mask", str, None, "mask image (white = missing, same size as the image) or a generated "
+                        f"mask: {', '.join(MASKS)}", required=True, seeded=True, safe=MASK_KIND,
+                        resolve=lambda value, x, seed: make_mask(value, *x.shape[-2:], seed=seed)),),
+             setting="mask", settings=("center", "boxes", "strokes")),
+    TaskSpec("deblur", "Undo a known blur.", "Undo a known blur.", Deblurrer,
+             (TaskInput("kernel", str, None, "blur kernel: gaussian:SIGMA, motion:LENGTH,ANGLE, disk:RADIUS or a "
+                        "kernel image", required=True, safe=KERNEL_SPEC, split=split_kernel_specs,
+                        resolve=lambda value, x, seed: kernel_from_spec(value)),),
+             setting="kernel", settings=("gaussian:2", "motion:15,45")),
+)}

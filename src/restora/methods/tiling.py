@@ -14,7 +14,7 @@ from typing import Callable
 
 import torch
 
-from restora.train.data import augment
+from restora import dihedral
 
 Fn = Callable[[torch.Tensor], torch.Tensor]
 
@@ -66,12 +66,7 @@ def run_tiled(fn: Fn, x: torch.Tensor, scale: int = 1, tile: int = 512, overlap:
     return out / weight
 
 
-def _undo(y: torch.Tensor, k: int) -> torch.Tensor:
-    y = torch.rot90(y, -(k % 4), dims=(-2, -1))
-    return y.flip(-1) if k >= 4 else y
-
-
 @torch.no_grad()
 def run_ensemble(fn: Fn, x: torch.Tensor) -> torch.Tensor:
     """Mean of fn over the 8 flips/rotations of x (each undone on the output)."""
-    return sum(_undo(fn(augment(x, k)), k) for k in range(8)) / 8
+    return sum(dihedral.inverse(fn(dihedral.transform(x, k)), k) for k in range(8)) / 8

@@ -1,4 +1,4 @@
-"""PSNR and SSIM under the published protocols (REFERENCE.md).
+"""PSNR and SSIM under the published protocols (docs/protocols.md).
 
 Inputs are float tensors (C, H, W) in [0, 1]; both are clipped and quantised to 8 bits first,
 so results are those of 8-bit images. ``y=True`` measures the BT.601 luma (16-235 range) as the

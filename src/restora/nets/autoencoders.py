@@ -6,8 +6,8 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from restora.nets import register_net
-from restora.nets.blocks import conv, pad_to
+from restora.nets.registry import register_net
+from restora.nets.blocks import Example, conv, image_example, pad_to
 
 SIZE = 28  # image side of the VAE; two stride-2 stages: 28 -> 14 -> 7
 
@@ -66,6 +66,9 @@ class ConvVAE(nn.Module):
         z = mean if eps is None else mean + torch.exp(0.5 * logvar) * eps
         return self.decode(z), mean, logvar
 
+    def example(self) -> Example:
+        return (torch.rand(2, 1, SIZE, SIZE),), (2, 1, SIZE, SIZE)
+
 
 @register_net("conv-dae")
 class ConvDAE(nn.Module):
@@ -77,10 +80,10 @@ class ConvDAE(nn.Module):
     Encoder: a 3x3 convolution, then two 4x4 stride-2 convolutions (H -> H/4; width, width, 2 width
     channels), ReLU. Decoder: two 4x4 stride-2 transposed convolutions back to H, a 3x3
     convolution. No skip connections: every output pixel passes the H/4 bottleneck. Blind
-    (``takes_sigma = False``); sides that are not multiples of 4 are reflect-padded and cropped.
+    (it ignores ``sigma``); sides that are not multiples of 4 are reflect-padded and cropped.
     """
 
-    takes_sigma = False
+    channels = 1
 
     def __init__(self, width: int = 32):
         super().__init__()
@@ -91,4 +94,7 @@ class ConvDAE(nn.Module):
     def forward(self, x: torch.Tensor, sigma: torch.Tensor | None = None) -> torch.Tensor:
         xp, (h, w) = pad_to(x, 4)
         return self.decoder(self.encoder(xp))[..., :h, :w]
+
+    def example(self) -> Example:
+        return image_example(1, sigma=True)
 

@@ -6,6 +6,18 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+Example = tuple[tuple[torch.Tensor, ...], tuple[int, ...]]
+
+
+def image_example(channels: int, scale: int = 1, sigma: bool = False) -> Example:
+    """A network's contract, for an image-to-image network: inputs (a batch (2, channels, 20, 28) in
+    [0, 1], odd-sized after padding multiples, and with ``sigma`` a noise level (2,) on the 0-1
+    scale) and the output shape (2, channels, 20 * scale, 28 * scale). Every registered network has
+    ``example() -> Example``; the contract tests run it."""
+    x = torch.rand(2, channels, 20, 28, generator=torch.Generator().manual_seed(0))
+    return ((x, torch.tensor([0.1, 0.2])) if sigma else (x,)), (2, channels, 20 * scale, 28 * scale)
+
+
 def pad_to(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
     """Reflect-pad (N, C, H, W) on the bottom and right to sides that are multiples of ``multiple``;
     returns the padded batch and the original (H, W) to crop the output back to."""
@@ -40,7 +52,7 @@ class ResBlock(nn.Module):
 
     def start_as_identity(self) -> None:
         """Zero the last conv, so the block passes its input through until it learns otherwise
-        (a block added to a trained network, see restora.train.objectives.warm_start)."""
+        (a block added to a trained network, see restora.train.objectives.restoration.warm_start)."""
         nn.init.zeros_(self.body[-1].weight)
         nn.init.zeros_(self.body[-1].bias)
 

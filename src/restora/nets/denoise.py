@@ -1,6 +1,6 @@
 """Denoising networks. All map a noisy batch (N, C, H, W) in about [0, 1] plus the noise level
-``sigma`` (N,) on the 0-1 scale to the clean estimate (N, C, H, W); networks that are blind
-(``takes_sigma = False``) ignore ``sigma``.
+``sigma`` (N,) on the 0-1 scale to the clean estimate (N, C, H, W); blind networks (DnCNN)
+ignore ``sigma``.
 """
 from __future__ import annotations
 
@@ -8,19 +8,38 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from restora.nets import register_net
-from restora.nets.blocks import ResBlock, conv, conv_stack, pad_to
+from restora.nets.registry import register_net
+from restora.nets.blocks import Example, ResBlock, conv, conv_stack, image_example, pad_to
+
+
+class Denoiser(nn.Module):
+    """Base of the denoising networks: keeps ``channels`` and states their contract."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.channels = channels
+
+    def example(self) -> Example:
+        return image_example(self.channels, sigma=True)
+
+
+def with_level_map(x: torch.Tensor, sigma: torch.Tensor, multiple: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """x (N, C, H, W) reflect-padded to sides that are multiples of ``multiple`` (see pad_to), and its
+    2x pixel-unshuffle (N, 4C, H/2, W/2) with the noise level sigma (N,) as one more channel."""
+    xp, _ = pad_to(x, multiple)
+    down = F.pixel_unshuffle(xp, 2)
+    level = sigma.view(-1, 1, 1, 1).expand(-1, 1, *down.shape[-2:]).to(x.dtype)
+    return xp, torch.cat([down, level], 1)
 
 
 @register_net("dncnn")
-class DnCNN(nn.Module):
+class DnCNN(Denoiser):
     """DnCNN (Zhang et al. 2017): a plain conv stack predicting the noise (residual learning).
     DnCNN-S is depth 17, width 64, batch norm; 555K parameters for gray."""
 
-    takes_sigma = False
 
     def __init__(self, channels: int = 1, depth: int = 17, width: int = 64, batch_norm: bool = True):
-        super().__init__()
+        super().__init__(channels)
         self.body = conv_stack(channels, width, channels, depth, batch_norm)
 
     def forward(self, x, sigma=None):
@@ -28,36 +47,32 @@ class DnCNN(nn.Module):
 
 
 @register_net("ffdnet")
-class FFDNet(nn.Module):
+class FFDNet(Denoiser):
     """FFDNet (Zhang et al. 2018): 2x pixel-unshuffle, a noise-level map as an extra input channel,
     a plain conv stack on a quarter of the pixels, pixel-shuffle back. Residual output here
     (it converges faster than the paper's direct output)."""
 
-    takes_sigma = True
 
     def __init__(self, channels: int = 1, depth: int = 15, width: int = 64, batch_norm: bool = False):
-        super().__init__()
+        super().__init__(channels)
         self.body = conv_stack(4 * channels + 1, width, 4 * channels, depth, batch_norm)
 
     def forward(self, x, sigma):
-        xp, (h, w) = pad_to(x, 2)
-        down = F.pixel_unshuffle(xp, 2)
-        level = sigma.view(-1, 1, 1, 1).expand(-1, 1, *down.shape[-2:]).to(x.dtype)
-        noise = F.pixel_shuffle(self.body(torch.cat([down, level], 1)), 2)
-        return (xp - noise)[..., :h, :w]
+        xp, inputs = with_level_map(x, sigma, 2)
+        noise = F.pixel_shuffle(self.body(inputs), 2)
+        return (xp - noise)[..., :x.shape[-2], :x.shape[-1]]
 
 
 @register_net("unet-denoiser")
-class UNetDenoiser(nn.Module):
+class UNetDenoiser(Denoiser):
     """A compact residual U-Net for CPU speed (DRUNet-like, smaller): 2x pixel-unshuffle in, three
     scales of residual blocks (width, 2 width, 4 width) joined by strided convs and
     pixel-shuffle upsampling with additive skips, noise-level map as input. Most of the compute
     runs at 1/16 and 1/64 of the pixels, so the receptive field is large and the cost small."""
 
-    takes_sigma = True
 
     def __init__(self, channels: int = 1, width: int = 32, blocks: int = 2):
-        super().__init__()
+        super().__init__(channels)
         w1, w2, w3 = width, 2 * width, 4 * width
         self.head = conv(4 * channels + 1, w1)
         self.enc1 = nn.Sequential(*[ResBlock(w1) for _ in range(blocks)])
@@ -72,13 +87,11 @@ class UNetDenoiser(nn.Module):
         self.tail = conv(w1, 4 * channels)
 
     def forward(self, x, sigma):
-        xp, (h, w) = pad_to(x, 8)
-        down = F.pixel_unshuffle(xp, 2)
-        level = sigma.view(-1, 1, 1, 1).expand(-1, 1, *down.shape[-2:]).to(x.dtype)
-        s1 = self.enc1(self.head(torch.cat([down, level], 1)))
+        xp, inputs = with_level_map(x, sigma, 8)
+        s1 = self.enc1(self.head(inputs))
         s2 = self.enc2(self.down1(s1))
         mid = self.mid(self.down2(s2))
         d2 = self.dec2(self.up2(mid) + s2)
         d1 = self.dec1(self.up1(d2) + s1)
         noise = F.pixel_shuffle(self.tail(d1), 2)
-        return (xp - noise)[..., :h, :w]
+        return (xp - noise)[..., :x.shape[-2], :x.shape[-1]]

@@ -12,7 +12,8 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from restora.nets import register_net
+from restora.nets.blocks import Example
+from restora.nets.registry import register_net
 
 KERNEL = 5
 SIZE = 64  # output side; four stride-2 layers from 4x4
@@ -48,6 +49,7 @@ class DCGANGenerator(nn.Module):
     def __init__(self, z_dim: int = 100, width: int = 64, channels: int = 3):
         super().__init__()
         self.latent = z_dim  # the name generators share (restora.generate)
+        self.channels = channels
         self.top = 8 * width
         self.project = nn.Linear(z_dim, 4 * 4 * self.top, bias=False)
         self.body = nn.Sequential(nn.BatchNorm2d(self.top), nn.ReLU(inplace=True))
@@ -63,6 +65,9 @@ class DCGANGenerator(nn.Module):
         """z (N, z_dim) ~ N(0, I) -> images (N, channels, 64, 64) in [0, 1]."""
         return (self(z) + 1) / 2
 
+    def example(self) -> Example:
+        return (torch.randn(2, self.latent),), (2, self.channels, 64, 64)
+
 
 @register_net("dcgan-discriminator")
 class DCGANDiscriminator(nn.Module):
@@ -70,6 +75,7 @@ class DCGANDiscriminator(nn.Module):
 
     def __init__(self, width: int = 64, channels: int = 3):
         super().__init__()
+        self.channels = channels
         layers: list[nn.Module] = [_down(channels, width, bias=True), nn.LeakyReLU(0.2, inplace=True)]
         for cin, cout in ((width, 2 * width), (2 * width, 4 * width), (4 * width, 8 * width)):
             layers += [_down(cin, cout), nn.BatchNorm2d(cout), nn.LeakyReLU(0.2, inplace=True)]
@@ -79,3 +85,6 @@ class DCGANDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.read_out(self.body(x).flatten(1)).squeeze(1)
+
+    def example(self) -> Example:
+        return (torch.rand(2, self.channels, 64, 64) * 2 - 1,), (2,)

@@ -12,6 +12,7 @@ from typing import Iterator
 import torch
 import torch.nn.functional as F
 
+from restora import dihedral
 from restora.color import rgb_to_ycbcr, ycbcr_to_rgb
 from restora.errors import RestoraError
 from restora.io import list_images, read_image
@@ -104,13 +105,6 @@ class ImageCache:
         return len(self.images)
 
 
-def augment(patch: torch.Tensor, k: int) -> torch.Tensor:
-    """The 8 flips/rotations of the dihedral group; k in 0..7. Works on (..., H, W)."""
-    if k >= 4:
-        patch = patch.flip(-1)
-    return torch.rot90(patch, k % 4, dims=(-2, -1))
-
-
 def saturate(patch: torch.Tensor, factor: float) -> torch.Tensor:
     """Scale the colour of an RGB patch (3, H, W) in [0, 1] away from (factor > 1) or towards its
     luma: Cb and Cr of BT.601 YCbCr (restora.color) scaled about neutral, Y kept, clamped to [0, 1]
@@ -151,7 +145,7 @@ def sample_patches(cache: ImageCache, n: int, size: int, gen: torch.Generator, f
         if saturation:
             patch = saturate(patch, float(torch.empty(1).uniform_(*saturation, generator=gen)))
         if flips:
-            patch = augment(patch, int(torch.randint(8, (1,), generator=gen)))
+            patch = dihedral.transform(patch, int(torch.randint(8, (1,), generator=gen)))
         out.append(patch)
     return torch.stack(out)
 

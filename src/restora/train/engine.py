@@ -1,9 +1,13 @@
 """The one training engine: loop, schedules, logs, curves, checkpoints, resume, distribution.
 
 Output directory layout:
-  recipe.yaml        the recipe as run (after --set overrides)
+  recipe.yaml        the recipe as run (after --set overrides), every default filled (Recipe.to_dict)
+  run.json           what a model card needs beyond the recipe and log (restora.train.ship): the recipe
+                     file, torch threads and machine, the objective's facts, and every earlier stage
+                     of the ``init:`` chain (recipe file, recipe and log of each), taken from the run
+                     folder the init weights come from
   log.csv            step, seconds, lr, patches_per_s, losses, validation metrics
-  curves.png         loss and validation curves
+  curves.png         loss and validation curves, drawn at each validation and at the end
   last.pt, best.pt   checkpoints (model, optimisers, schedulers, RNG states, step), atomic
   model.safetensors  exported weights of the best checkpoint (or the last, without validation)
 
@@ -13,8 +17,10 @@ Under ``torchrun`` every rank trains a DistributedDataParallel replica on its ow
 from __future__ import annotations
 
 import csv
+import json
 import math
 import os
+import platform
 import time
 from pathlib import Path
 from typing import Any
@@ -25,34 +31,19 @@ import yaml
 
 from restora.errors import RestoraError
 from restora.io.atomic import atomic_path, write_text_atomic
-from restora.train.objectives import OBJECTIVES
-
-
-def make_scheduler(opt: torch.optim.Optimizer, spec: dict[str, Any], steps: int):
-    """``{name: cosine|step|constant, min_lr, milestones (fractions or steps), gamma, warmup}``."""
-    name = spec.get("name", "cosine")
-    warmup = int(spec.get("warmup", 0))
-    base = opt.param_groups[0]["lr"]
-    if name == "cosine":
-        floor = float(spec.get("min_lr", base * 0.01)) / base
-        def decay(s):
-            return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps))
-    elif name == "step":
-        marks = [int(m * steps) if m < 1 else int(m) for m in spec.get("milestones", [0.5, 0.75])]
-        gamma = float(spec.get("gamma", 0.1))
-        def decay(s):
-            return gamma ** sum(s >= m for m in marks)
-    elif name == "constant":
-        def decay(s):
-            return 1.0
-    else:
-        raise RestoraError(f"recipe: unknown schedule '{name}' (cosine, step, constant)")
-    return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: decay(s) * min(1.0, (s + 1) / (warmup + 1)))
+from restora.train.data import resolve_data_path
+from restora.train.objectives import get_objective
+from restora.train.optim import make_scheduler
+from restora.train.recipe import Recipe, parse_recipe
 
 
 class Trainer:
-    def __init__(self, recipe: dict[str, Any], out_dir: str | Path, resume: bool = False, progress: bool = True):
-        self.recipe = recipe
+    """One training run of a recipe (a Recipe, or a raw recipe dict, parsed here) into ``out_dir``."""
+
+    def __init__(self, recipe: Recipe | dict[str, Any], out_dir: str | Path, resume: bool = False,
+                 progress: bool = True, recipe_file: str | None = None):
+        self.recipe = recipe if isinstance(recipe, Recipe) else parse_recipe(recipe)
+        self.recipe_file = recipe_file
         self.out = Path(out_dir)
         self.distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
         if self.distributed and not dist.is_initialized():
@@ -63,24 +54,15 @@ class Trainer:
             self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         else:
             self.device = torch.device("cpu")
-        seed = int(recipe.get("seed", 0))
-        torch.manual_seed(seed)  # identical initial weights on every rank
-        self.gen = torch.Generator().manual_seed(seed + 1000 * self.rank)
-        kind = recipe.get("objective", "restoration")
-        if kind not in OBJECTIVES:
-            raise RestoraError(f"recipe: unknown objective '{kind}' ({', '.join(OBJECTIVES)})")
-        self.objective = OBJECTIVES[kind](recipe, self.device, self.gen)
+        torch.manual_seed(self.recipe.seed)  # identical initial weights on every rank
+        self.gen = torch.Generator().manual_seed(self.recipe.seed + 1000 * self.rank)
+        self.objective = get_objective(self.recipe.objective)(self.recipe, self.device, self.gen)
         if self.distributed:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.objective.train_module = DDP(self.objective.train_module, device_ids=ids)
-        t = recipe.get("train", {})
-        self.steps = int(t.get("steps", 1000))
-        self.log_every = int(t.get("log_every", 50))
-        self.val_every = int(t.get("val_every", 500))
-        self.ckpt_every = int(t.get("checkpoint_every", self.val_every))
-        self.schedulers = {k: make_scheduler(o, recipe.get("schedule", {}), self.steps)
+        self.schedulers = {k: make_scheduler(o, self.recipe.schedule, self.recipe.train.steps)
                            for k, o in self.objective.optimizers.items()}
         self.step = 0
         self.best = -math.inf
@@ -120,7 +102,7 @@ class Trainer:
         torch.set_rng_state(state["torch_rng"])
         self.step, self.best = int(state["step"]), float(state["best"])
         if self.rank:  # rank streams must differ after resume too
-            self.gen.manual_seed(int(self.recipe.get("seed", 0)) + 1000 * self.rank + self.step)
+            self.gen.manual_seed(self.recipe.seed + 1000 * self.rank + self.step)
         log = self.out / "log.csv"
         if log.is_file():
             with log.open() as f:
@@ -128,7 +110,8 @@ class Trainer:
             self.seconds = float(self.rows[-1].get("seconds") or 0) if self.rows else 0.0
 
     # -- logs ----------------------------------------------------------------------------------
-    def _write_log(self) -> None:
+    def _write_log(self, chart: bool) -> None:
+        """log.csv, and with ``chart`` curves.png too."""
         keys: list[str] = []
         for row in self.rows:
             keys += [k for k in row if k not in keys]
@@ -136,21 +119,31 @@ class Trainer:
             writer = csv.DictWriter(f, fieldnames=keys)
             writer.writeheader()
             writer.writerows(self.rows)
-        from restora.train.plots import plot_curves
+        if chart:
+            from restora.train.plots import plot_curves
 
-        plot_curves(self.rows, self.out / "curves.png")
+            plot_curves(self.rows, self.out / "curves.png")
+
+    def _facts(self) -> dict[str, Any]:
+        """run.json (see the module docstring)."""
+        device = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else \
+            f"{os.cpu_count()}-core {platform.machine()} CPU"
+        return {"recipe_file": self.recipe_file, "threads": torch.get_num_threads(), "machine": device,
+                **getattr(self.objective, "facts", dict)(), "stages": earlier_stages(self.recipe.init)}
 
     # -- the loop ------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
         if self.main:
             self.out.mkdir(parents=True, exist_ok=True)
-            write_text_atomic(self.out / "recipe.yaml", yaml.safe_dump(self.recipe, sort_keys=False))
+            write_text_atomic(self.out / "recipe.yaml", yaml.safe_dump(self.recipe.to_dict(), sort_keys=False))
+            write_text_atomic(self.out / "run.json", json.dumps(self._facts(), indent=1) + "\n")
+        loop = self.recipe.train
         sums: dict[str, float] = {}
         count, patches, started = 0, 0, time.perf_counter()
-        bar = _progress(self.steps, self.step) if self.progress else None
+        bar = _progress(loop.steps, self.step) if self.progress else None
         after_step = getattr(self.objective, "after_step", None) if self.main else None
         try:
-            while self.step < self.steps:
+            while self.step < loop.steps:
                 losses = self.objective.train_step(self.gen)
                 for s in self.schedulers.values():
                     s.step()
@@ -161,15 +154,16 @@ class Trainer:
                 for k, v in losses.items():
                     sums[k] = sums.get(k, 0.0) + v
                 count += 1
-                last = self.step == self.steps
-                if self.step % self.log_every == 0 or last:
+                last = self.step == loop.steps
+                if self.step % loop.log_every == 0 or last:
                     elapsed = time.perf_counter() - started
                     self.seconds += elapsed
                     row = {"step": self.step, "seconds": round(self.seconds, 1), "lr": self._lr(),
                            "patches_per_s": round(patches / elapsed, 2),
                            **{k: v / count for k, v in sums.items()}}
-                    if self.main and (self.step % self.val_every == 0 or last):
-                        row.update(self.objective.validate())
+                    validating = self.main and (self.step % loop.val_every == 0 or last)
+                    scores = self.objective.validate() if validating else {}
+                    row.update(scores)
                     self.rows.append(row)
                     sums, count, patches = {}, 0, 0
                     self.seconds += time.perf_counter() - started - elapsed  # validation time
@@ -178,11 +172,11 @@ class Trainer:
                     if bar:
                         bar.update(self.step, row)
                     if self.main:
-                        self._write_log()
+                        self._write_log(chart=bool(scores) or last)
                         self._maybe_best(row)
-                if self.main and (self.step % self.ckpt_every == 0 or last):
+                if self.main and (self.step % loop.checkpoint_every == 0 or last):
                     self._save("last.pt")
-                elif bar and self.step % max(1, self.log_every // 5) == 0:
+                elif bar and self.step % max(1, loop.log_every // 5) == 0:
                     bar.update(self.step, None)
         except KeyboardInterrupt:
             if self.main:
@@ -225,6 +219,21 @@ class Trainer:
                 m.load_state_dict(final[k])
 
 
+def earlier_stages(init: str | None) -> list[dict[str, Any]]:
+    """The stages before a run that starts from ``init`` (a run folder's model.safetensors): that
+    run's own earlier stages, then that run (recipe file, recipe as run, log rows). Empty when the
+    weights do not come from a run folder with a log."""
+    folder = resolve_data_path(init).parent if init else None
+    if folder is None or not (folder / "log.csv").is_file() or not (folder / "recipe.yaml").is_file():
+        return []
+    facts_file = folder / "run.json"
+    facts = json.loads(facts_file.read_text()) if facts_file.is_file() else {}
+    with (folder / "log.csv").open() as f:
+        log = list(csv.DictReader(f))
+    return facts.get("stages", []) + [{"recipe_file": facts.get("recipe_file") or f"{folder}/recipe.yaml",
+                                      "recipe": yaml.safe_load((folder / "recipe.yaml").read_text()), "log": log}]
+
+
 class _progress:
     """A rich progress bar showing step, loss, patches/s and ETA."""
 
@@ -248,6 +257,8 @@ class _progress:
         self.p.stop()
 
 
-def train(recipe: dict[str, Any], out_dir: str | Path, resume: bool = False, progress: bool = True) -> dict[str, Any]:
-    """Run a recipe; returns the last log row."""
-    return Trainer(recipe, out_dir, resume, progress).run()
+def train(recipe: Recipe | dict[str, Any], out_dir: str | Path, resume: bool = False, progress: bool = True,
+          recipe_file: str | None = None) -> dict[str, Any]:
+    """Run a recipe (a Recipe, or a raw recipe dict; ``recipe_file`` names its file for the card);
+    returns the last log row."""
+    return Trainer(recipe, out_dir, resume, progress, recipe_file).run()

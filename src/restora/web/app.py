@@ -2,8 +2,9 @@
 
 API (every error is JSON ``{"detail": "<one plain sentence>"}``):
 
-- ``GET /api/methods``: tasks, their inputs (sigma, scale, kernel) and their methods with
-  options, straight from :func:`restora.methods.list_methods`, plus the server's limits.
+- ``GET /api/methods``: tasks, their inputs (sigma, scale, kernel, ...) from the task table
+  (restora.methods.tasks) and their methods with options from :func:`restora.methods.list_methods`,
+  plus the server's limits.
 - ``POST /api/jobs`` (multipart: ``image``, ``task``, ``method``, ``options`` JSON object,
   optional ``mask`` image, white = missing): queues a job, answers its status (202).
 - ``GET /api/jobs/{id}``: state, progress 0..1, error, warnings.
@@ -11,9 +12,11 @@ API (every error is JSON ``{"detail": "<one plain sentence>"}``):
 - ``DELETE /api/jobs/{id}``: cancel a job, or forget a finished one and delete its result.
 
 Uploads are judged by decoding them, never by name, and are stored under server-made names
-(the job's uuid); nothing from a request names a file. Limits answer 413 (too large, too many
-pixels), 415 (not an image), 400 (bad task, method, option or mask use) and 429 (queue full).
-A mask of another size than the image is resized to it (nearest neighbour) with a warning.
+(the job's uuid); nothing from a request names a file (an input that could name one, such as a
+kernel or a mask, takes only the values its ``safe`` pattern allows). Limits answer 413 (too
+large, too many pixels), 415 (not an image), 400 (bad task, method, option or mask use) and 429
+(queue full). An uploaded mask is read as the CLI reads a mask file (restora.degrade.read_mask);
+one of another size than the image is resized to it (nearest neighbour) with a warning.
 """
 from __future__ import annotations
 
@@ -26,14 +29,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import torch
-import torch.nn.functional as F
 from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
 
-from restora.degrade import kernel_from_spec
+from restora.degrade import read_mask
 from restora.errors import RestoraError
 from restora.io import read_image, write_image
 from restora.methods import TASKS, Option, get_method, list_methods
@@ -45,16 +46,7 @@ MB = 1_000_000
 FORMATS = ["PNG", "JPEG", "TIFF", "WEBP", "BMP"]  # what Pillow may decode an upload as
 STATIC = {"index.html": "text/html", "app.js": "text/javascript", "style.css": "text/css"}
 CSP = "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'"
-KERNEL_SPEC = re.compile(r"^(gaussian|motion|disk):[0-9.eE+\-, ]+$")
-
-# Inputs each task takes besides the image; sent in the same ``options`` object as method options.
-TASK_INPUTS: dict[str, tuple[Option, ...]] = {
-    "denoise": (Option("sigma", float, None, "noise level on the 0-255 scale; empty = estimate it from the image",
-                       0, 255),),
-    "upscale": (Option("scale", float, 2.0, "scale factor", 1, 16),),
-    "deblur": (Option("kernel", str, "gaussian:2", "blur kernel: gaussian:SIGMA, motion:LENGTH,ANGLE or disk:RADIUS"),),
-}
-NEEDS_MASK = {"inpaint"}
+MASK = "mask"  # the task input the page paints (or takes as an uploaded image)
 
 
 @dataclass
@@ -147,10 +139,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                          "help) for building forms, each task's own inputs, and the server's upload limits.")
     def methods() -> MethodsResponse:
         rows = list_methods()
-        tasks = [TaskInfo(name=task, needs_mask=task in NEEDS_MASK,
-                          inputs=[_option_info(o) for o in TASK_INPUTS.get(task, ())],
+        tasks = [TaskInfo(name=task, needs_mask=_needs_mask(task),
+                          inputs=[OptionInfo(**i.describe()) for i in spec.inputs if i.name != MASK],
                           methods=[MethodInfo(**{k: r[k] for k in MethodInfo.model_fields}) for r in rows
-                                   if r["task"] == task]) for task in TASKS]
+                                   if r["task"] == task]) for task, spec in TASKS.items()]
         return MethodsResponse(tasks=tasks, limits=Limits(max_upload_bytes=settings.max_upload_bytes,
                                                           max_pixels=settings.max_pixels,
                                                           queue_size=settings.queue_size))
@@ -169,9 +161,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                mask: UploadFile | None = File(None, description="inpainting mask, white = missing")) -> JobStatus:
         restorer = get_method(task, method or None)
         inputs, method_options = _parse_options(options, task, restorer)
-        if task in NEEDS_MASK and mask is None:
+        if _needs_mask(task) and mask is None and MASK not in inputs:
             raise RestoraError(f"{task} needs a mask: paint over the damaged part or upload a mask image")
-        if task not in NEEDS_MASK and mask is not None:
+        if not _needs_mask(task) and mask is not None:
             raise RestoraError(f"{task} takes no mask; remove it or choose inpaint")
         queue.ensure_room()  # before decoding anything
         job_id, saved, warnings = queue.new_id(), [], []
@@ -236,34 +228,36 @@ def _mb(size: int) -> str:
     return f"{size / MB:.3g} MB"
 
 
-def _option_info(option: Option) -> OptionInfo:
-    return OptionInfo(name=option.name, type=option.type.__name__, default=option.default, help=option.help,
-                      low=option.low, high=option.high)
+def _needs_mask(task: str) -> bool:
+    return any(i.name == MASK for i in TASKS[task].inputs)
 
 
 def _parse_options(text: str, task: str, restorer) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The ``options`` JSON -> (task inputs such as sigma or kernel, checked method options)."""
+    """The ``options`` JSON -> (task inputs such as sigma or kernel, checked as the task table says and
+    limited to their safe values; checked method options)."""
     try:
         given = json.loads(text or "{}")
     except json.JSONDecodeError:
         raise RestoraError(f"options must be a JSON object such as {{\"sigma\": 25}}, not {text[:80]!r}") from None
     if not isinstance(given, dict):
         raise RestoraError("options must be a JSON object such as {\"sigma\": 25}")
-    allowed = [o.name for o in TASK_INPUTS.get(task, ()) + restorer.options]
+    task_inputs: tuple[Option, ...] = TASKS[task].inputs
+    allowed = [o.name for o in task_inputs + restorer.options]
     unknown = sorted(set(given) - set(allowed))
     if unknown:
         raise RestoraError(f"{task} with {restorer.name} has no option {', '.join(unknown)} "
                            f"(it takes: {', '.join(allowed) or 'none'})")
     inputs = {}
-    for option in TASK_INPUTS.get(task, ()):
-        value = given.pop(option.name, None)
-        if value is not None and value != "":
-            inputs[option.name] = option.check(value)
-    if "kernel" in inputs:
-        if not KERNEL_SPEC.match(inputs["kernel"]):
-            raise RestoraError(f"bad kernel '{inputs['kernel'][:40]}': use gaussian:SIGMA, motion:LENGTH,ANGLE or "
-                               "disk:RADIUS")
-        inputs["kernel"] = kernel_from_spec(inputs["kernel"])
+    for spec in TASKS[task].inputs:
+        value = given.pop(spec.name, None)
+        if value is None or value == "":
+            if spec.required and spec.name != MASK:
+                raise RestoraError(f"{task} needs {spec.name} ({spec.help})")
+            continue
+        value = spec.check(value)
+        if spec.safe and not spec.safe.match(str(value)):
+            raise RestoraError(f"bad {spec.name} '{str(value)[:40]}': {spec.help}")
+        inputs[spec.name] = value
     return inputs, restorer.check_options(given)
 
 
@@ -297,13 +291,16 @@ def _save_checked(upload: UploadFile, path: Path, label: str, settings: Settings
 
 def _restore_work(restorer, inputs: dict[str, Any], options: dict[str, Any], image_path: Path,
                   mask_path: Path | None, label: str, max_pixels: int):
-    """The job function: decode, restore, write the PNG. Progress 0.1 decoded, 0.9 restored."""
+    """The job function: decode, resolve the task inputs (restora.methods.tasks), restore, write the
+    PNG. Progress 0.1 decoded, 0.9 restored."""
     def work(job: Job, out: Path) -> None:
         try:
             image = read_image(image_path, max_pixels=max_pixels)
-            task_inputs = dict(inputs)
+            given = dict(inputs)
             if mask_path is not None:
-                task_inputs["mask"] = _load_mask(mask_path, image.size)
+                given[MASK] = read_mask(mask_path, *image.size, fit=True)
+            task_inputs, notes = TASKS[restorer.task].resolve(given, image.data)
+            job.warnings.extend(notes)
         except RestoraError as exc:
             raise RestoraError(str(exc).replace(str(image_path), label).replace(str(mask_path), "the mask")) from None
         job.advance(0.1)
@@ -313,15 +310,6 @@ def _restore_work(restorer, inputs: dict[str, Any], options: dict[str, Any], ima
         job.check_cancelled()
         write_image(replace(restored, source=None), out, overwrite=True)
     return work
-
-
-def _load_mask(path: Path, size: tuple[int, int]) -> torch.Tensor:
-    """(1, H, W) in {0, 1} for an image of ``size`` (H, W): white and opaque = missing, nearest resize."""
-    mask = read_image(path, max_pixels=None)
-    m = mask.data.mean(0, keepdim=True) * (mask.alpha if mask.alpha is not None else 1)
-    if tuple(m.shape[1:]) != tuple(size):
-        m = F.interpolate(m[None], size=size, mode="nearest")[0]
-    return (m > 0.5).float()
 
 
 def _safe_name(name: str | None, fallback: str) -> str:

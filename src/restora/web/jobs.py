@@ -55,7 +55,6 @@ class Job:
     finished: float | None = None
     result_path: Path | None = None
     result_bytes: int = 0
-    result_removed: bool = False
     cancel_requested: threading.Event = field(default_factory=threading.Event)
 
     def advance(self, progress: float) -> None:
@@ -186,7 +185,7 @@ class JobQueue:
     def _remove_result(self, job: Job) -> None:
         if job.result_path is not None:
             job.result_path.unlink(missing_ok=True)
-            job.result_path, job.result_removed = None, True
+            job.result_path = None
 
     def _enforce_cap(self, keep: Job) -> None:
         """Delete the oldest results until the total fits ``cap_bytes``; ``keep`` (the newest) stays."""

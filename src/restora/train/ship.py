@@ -1,86 +1,97 @@
-"""Put a finished training run into the package: weights, index entry, model card.
+"""``restora ship RUN_DIR``: put a finished training run into a model zoo: weights, index entry,
+model card.
 
-``python -m restora.zoo.ship RUN_DIR --name NAME --method METHOD --summary TEXT`` copies
-RUN_DIR/model.safetensors (or ``--weights FILE``, e.g. a GAN run's discriminator.safetensors) to
-zoo/weights/NAME.safetensors, (re)writes its models.json entry (task and architecture from the
-weight file's metadata) and the card zoo/cards/NAME.md from the run's recipe and log (data,
-recipe, steps, training time, the command that reproduces it, validation curve and best
-validation PSNR/SSIM, and for a model trained in stages (a chain of ``init:``) each earlier
-stage's recipe, time and curve; for a VAE (``objective: vae``) the held-out ELBO instead; for a GAN
-(``objective: gan``) the losses per epoch; ``--notes FILE`` appends a Markdown section, e.g. a
-comparison of runs). The benchmark tables beside the classical methods are in the README, made
-by ``make bench`` (``--benchmark`` names another command).
+The card is a pure function of the run folder: the engine wrote there the recipe as run with every
+default filled (``recipe.yaml``), its log (``log.csv``), and ``run.json`` (the recipe file, the
+threads and machine it trained on, facts of the objective such as the GAN's training faces, and
+every earlier stage of a model trained in stages: recipe file, recipe and log of each run in its
+``init:`` chain). The card holds data, recipe, steps, training time, the commands that reproduce
+it, the validation curve and best validation PSNR/SSIM (docs/protocols.md), each earlier stage's
+recipe, time and curve; for a VAE (``objective: vae``) the held-out ELBO instead, for a GAN the
+losses per epoch. Only what a person decides comes from the command line: the model's name,
+method, summary and priority, what shared the machine during training, where its benchmark
+tables are, and notes to append.
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import json
-import os
-import platform
-import shutil
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
-import torch.nn as nn
 import yaml
 
-from restora.io.atomic import write_text_atomic
 from restora.nets.blocks import ResBlock
 from restora.train.data import source_repeat
-from restora.zoo import ZOO_DIR, load_net, read_metadata
-
+from restora.zoo import add_model, load_net, read_metadata
 
 SHARING = "sharing it with one other training run"
 BENCHMARK = "`make bench` (README)"
+RUN_FACTS = "run.json"
 
 
-def ship(run: Path, name: str, method: str, summary: str, priority: int, recipe_file: str,
-         sharing: str = SHARING, benchmark: str = BENCHMARK, weights_file: str = "model.safetensors",
-         notes: Path | None = None, threads: int = 1) -> Path:
-    recipe = yaml.safe_load((run / "recipe.yaml").read_text())
-    rows = _read_log(run)
-    weights = ZOO_DIR / "weights" / f"{name}.safetensors"
-    weights.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(run / weights_file, weights)
+@dataclass
+class Run:
+    """What a run folder holds: the resolved recipe, the log rows and the facts of ``run.json``."""
+
+    folder: Path
+    recipe: dict[str, Any]
+    rows: list[dict[str, str]]
+    facts: dict[str, Any]
+
+    @classmethod
+    def read(cls, folder: Path) -> "Run":
+        facts_file = folder / RUN_FACTS
+        return cls(folder, yaml.safe_load((folder / "recipe.yaml").read_text()), read_log(folder),
+                   json.loads(facts_file.read_text()) if facts_file.is_file() else {})
+
+    @property
+    def recipe_file(self) -> str:
+        return self.facts.get("recipe_file") or f"{self.folder}/recipe.yaml"
+
+    @property
+    def hardware(self) -> str:
+        threads = int(self.facts.get("threads", 1))
+        return f"{'one torch thread' if threads == 1 else f'{threads} torch threads'} on a {self.facts.get('machine', 'CPU')}"
+
+    def stages(self) -> list[tuple[str, dict, list[dict]]]:
+        """Every stage of the model, first to this run, as (recipe file, recipe, log rows)."""
+        earlier = [(s["recipe_file"], s["recipe"], s["log"]) for s in self.facts.get("stages", [])]
+        return earlier + [(self.recipe_file, self.recipe, self.rows)]
+
+
+def ship(run_dir: Path, name: str, method: str, summary: str, priority: int = 10, sharing: str = SHARING,
+         benchmark: str = BENCHMARK, weights_file: str = "model.safetensors", notes: Path | None = None,
+         zoo: Path | None = None) -> Path:
+    """Copy the run's weights into the zoo (default: the active one) with an index entry and a card;
+    returns the card's path."""
+    run = Run.read(run_dir)
+    weights = run_dir / weights_file
     net = load_net(weights)
     meta = read_metadata(weights)
-    args = {**recipe["net"].get("args", {}), **json.loads(meta["kwargs"])}
-    entry = {"name": name, "task": meta.get("task") or recipe.get("task", "denoise"), "method": method,
-             "file": weights.name, "card": f"{name}.md", "arch": meta["arch"],
-             "channels": int(args.get("channels", 1)),
+    kwargs = json.loads(meta["kwargs"])
+    entry = {"name": name, "task": meta.get("task") or run.recipe.get("task", "denoise"), "method": method,
+             "file": f"{name}.safetensors", "card": f"{name}.md", "arch": meta["arch"],
+             "channels": int(kwargs.get("channels", 1)),
              "params": sum(p.numel() for p in net.parameters()), "summary": summary, "priority": priority}
-    if recipe.get("degradation", {}).get("kind") == "downscale":
-        entry["scale"] = int(recipe["degradation"]["scale"])
-    index_path = ZOO_DIR / "models.json"
-    index = json.loads(index_path.read_text()) if index_path.is_file() else []
-    index = [e for e in index if e["name"] != name] + [entry]
-    write_text_atomic(index_path, json.dumps(sorted(index, key=lambda e: e["name"]), indent=1) + "\n")
-    (ZOO_DIR / "cards").mkdir(exist_ok=True)
-    card = ZOO_DIR / "cards" / f"{name}.md"
-    write = {"vae": _vae_card, "gan": _gan_card}.get(recipe.get("objective")) or partial(_card, net=net)
-    hardware = (f"{'one torch thread' if threads == 1 else f'{threads} torch threads'} on a "
-                f"{os.cpu_count()}-core {platform.machine()} CPU, {sharing}")
-    text = write(entry, recipe, rows, recipe_file, hardware, benchmark)
-    write_text_atomic(card, text + ("\n" + notes.read_text() if notes else ""))
-    return card
+    if run.recipe.get("degradation", {}).get("kind") == "downscale":
+        entry["scale"] = int(run.recipe["degradation"]["scale"])
+    write = {"vae": _vae_card, "gan": _gan_card}.get(run.recipe.get("objective")) or partial(_card, net=net)
+    text = write(entry, run, f"{run.hardware}, {sharing}", benchmark, meta["kwargs"])
+    return add_model(weights, entry, text + ("\n" + notes.read_text() if notes else ""), zoo)
 
 
-_NOISE_PROTOCOL = "unclipped Gaussian noise, seed = image index, full-image PSNR on 8-bit output"
-_PROTOCOLS = {
-    "denoise": _NOISE_PROTOCOL,
-    "denoise-digits": _NOISE_PROTOCOL,
-    "upscale": "LR by MATLAB-compatible bicubic, 8-bit; PSNR/SSIM on the BT.601 Y channel, border of `scale` "
-               "pixels cropped",
-}
+_PROTOCOLS = {"denoise": "denoising", "denoise-digits": "denoising", "upscale": "super-resolution"}
 
 
-def _card(entry: dict, recipe: dict, rows: list[dict], recipe_file: str, hardware: str, benchmark: str,
-          net: nn.Module) -> str:
+def _card(entry: dict, run: Run, hardware: str, benchmark: str, kwargs: str, net) -> str:
+    recipe, rows, recipe_file = run.recipe, run.rows, run.recipe_file
     val_rows = _val_rows(rows)
     best = max(val_rows, key=lambda r: float(r["psnr"])) if val_rows else {}
     settings = _settings(best)
-    stages = [*earlier_stages(recipe), (recipe_file, recipe, rows)]
+    stages = run.stages()
     all_seconds = sum(_training_seconds(stage_rows, stage) for _, stage, stage_rows in stages)
     commands = [f"`OMP_NUM_THREADS=1 restora train {file}`" for file, _, _ in stages]
     data = recipe["data"]
@@ -92,7 +103,7 @@ def _card(entry: dict, recipe: dict, rows: list[dict], recipe_file: str, hardwar
     if data.get("saturation"):
         augment += ", saturation scaled by {} to {}".format(*data["saturation"])
     lines = [
-        *_head(entry, recipe),
+        *_head(entry, kwargs),
         f"| training data | {_sources(data['train'])} ({data.get('patch')}x{data.get('patch')} patches, batch {data.get('batch')}, {augment}) |",
         f"| degradation | {json.dumps(recipe['degradation'])} |",
         f"| recipe | `{recipe_file}` (loss {recipe.get('loss', 'l1')}, {_optimisation(recipe)}) |",
@@ -104,7 +115,8 @@ def _card(entry: dict, recipe: dict, rows: list[dict], recipe_file: str, hardwar
         f"| reproduce | {', then '.join(commands)}{_STAGE_FOLDERS if len(stages) > 1 else ''}; the figures below "
         f"are the last run's `log.csv` validation rows; "
         f"benchmark tables beside the classical methods: {benchmark} |", "",
-        f"## Validation during training (restora's engine, REFERENCE.md protocol: {_PROTOCOLS[entry['task']]})", "",
+        f"## Validation during training (restora's engine, the {_PROTOCOLS[entry['task']]} protocol of "
+        "docs/protocols.md)", "",
         "| setting | PSNR (dB) | SSIM |", "|---|---|---|",
         *[f"| {s} | {float(best['psnr_' + s]):.2f} | {float(best['ssim_' + s]):.4f} |" for s in settings], "",
         "## Validation curve", "", *_curve(val_rows, settings), "",
@@ -115,23 +127,6 @@ def _card(entry: dict, recipe: dict, rows: list[dict], recipe_file: str, hardwar
 
 
 _STAGE_FOLDERS = " (each into its default folder runs/<recipe name>, where the next stage's `init:` finds it)"
-
-
-def earlier_stages(recipe: dict) -> list[tuple[str, dict, list[dict]]]:
-    """The runs a recipe's ``init:`` chain starts from, first stage first, as (recipe file, recipe as
-    run, log rows). An ``init:`` names a run's default folder, runs/<recipe name>/model.safetensors,
-    so its recipe file is configs/**/<recipe name>.yaml; the chain stops at a run this checkout lacks."""
-    stages = []
-    init = recipe.get("init")
-    while init:
-        run = Path(init).parent
-        files = sorted(Path("configs").rglob(f"{run.name}.yaml"))
-        if not files or not (run / "log.csv").is_file():
-            break
-        run_recipe = yaml.safe_load((run / "recipe.yaml").read_text())
-        stages.insert(0, (files[0].as_posix(), run_recipe, _read_log(run)))
-        init = run_recipe.get("init")
-    return stages
 
 
 def _stage_lines(stages: list[tuple[str, dict, list[dict]]]) -> list[str]:
@@ -170,19 +165,21 @@ def _curve(val_rows: list[dict], settings: list[str]) -> list[str]:
               for r in val_rows]]
 
 
-def _read_log(run: Path) -> list[dict]:
-    with (run / "log.csv").open() as f:
+def read_log(folder: Path) -> list[dict]:
+    """The rows of a run's log.csv (values as text)."""
+    with (folder / "log.csv").open() as f:
         return list(csv.DictReader(f))
 
 
-def _vae_card(entry: dict, recipe: dict, rows: list[dict], recipe_file: str, hardware: str, benchmark: str) -> str:
+def _vae_card(entry: dict, run: Run, hardware: str, benchmark: str, kwargs: str) -> str:
     """A VAE's card: the held-out negative ELBO (reconstruction + KL, nats per image) at the last
     step, and its curve at every validation step."""
+    recipe, rows, recipe_file = run.recipe, run.rows, run.recipe_file
     data = recipe["data"]
     val_rows = [r for r in rows if r.get("val_loss")]
     last = val_rows[-1] if val_rows else {}
     lines = [
-        *_head(entry, recipe),
+        *_head(entry, kwargs),
         f"| training data | {_sources(data['train'])} (whole images, batch {data.get('batch', 128)}) |",
         f"| recipe | `{recipe_file}` (loss: negative ELBO = Bernoulli cross-entropy of the gray levels summed "
         f"over the pixels + KL to N(0, I); {_optimisation(recipe)}) |",
@@ -204,19 +201,18 @@ def _vae_card(entry: dict, recipe: dict, rows: list[dict], recipe_file: str, har
     return "\n".join(lines)
 
 
-def _gan_card(entry: dict, recipe: dict, rows: list[dict], recipe_file: str, hardware: str, benchmark: str) -> str:
+def _gan_card(entry: dict, run: Run, hardware: str, benchmark: str, kwargs: str) -> str:
     """A GAN's card (generator or discriminator of one run): data, schedule, time, losses per epoch."""
-    from restora.train.faces import split_files
-
+    recipe, rows, recipe_file = run.recipe, run.rows, run.recipe_file
     data, gan = recipe["data"], recipe.get("gan", {})
     holdout = int(data.get("holdout", 500))
-    faces = len(split_files(data["train"], holdout)[0])
+    faces = int(run.facts["faces"])
     per_epoch = max(1, faces // (int(data.get("batch", 64)) * int(gan.get("d_steps", 1))))
     steps = int(rows[-1]["step"]) if rows else 0
     lines = [
-        *_head(entry, recipe),
+        *_head(entry, kwargs),
         f"| training data | `{data['train']}` without its last {holdout} files (held out for evaluation): {faces} "
-        f"faces, 64x64 face frame (centred square of 72% of the width, `restora.train.faces`), random left-right "
+        f"faces, 64x64 face frame (centred square of 72% of the width, `restora.faces`), random left-right "
         f"flips, batch {data.get('batch', 64)} |",
         f"| recipe | `{recipe_file}` ({gan.get('d_steps', 1)} discriminator step : {gan.get('g_steps', 2)} generator "
         f"steps, BCE on logits, real label {gan.get('real_label', 0.9)}; {_optimisation(recipe)}) |",
@@ -249,10 +245,9 @@ def epoch_means(rows: list[dict], per_epoch: int, keys: tuple[str, ...]) -> list
     return [(e, [v / acc[-1] for v in acc[:-1]]) for e, acc in sorted(sums.items())]
 
 
-def _head(entry: dict, recipe: dict) -> list[str]:
-    """Title, summary and the architecture (with the shipped file's build arguments) and task rows of
-    a card's table."""
-    kwargs = read_metadata(ZOO_DIR / "weights" / entry["file"])["kwargs"]
+def _head(entry: dict, kwargs: str) -> list[str]:
+    """Title, summary and the architecture (with the weight file's build arguments, JSON) and task rows
+    of a card's table."""
     return [f"# {entry['name']}", "", f"{entry['summary']}", "", "| | |", "|---|---|",
             f"| architecture | `{entry['arch']}` {kwargs}, "
             f"{entry['params'] / 1e3:.0f}K parameters |",
@@ -294,26 +289,3 @@ def _training_seconds(rows: list[dict], recipe: dict) -> float:
         total += (step - prev) * batch / float(r["patches_per_s"])
         prev = step
     return total
-
-
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("run", type=Path)
-    p.add_argument("--name", required=True)
-    p.add_argument("--method", required=True)
-    p.add_argument("--summary", required=True)
-    p.add_argument("--priority", type=int, default=10)
-    p.add_argument("--recipe", required=True, help="recipe file in configs/ the run used")
-    p.add_argument("--sharing", default=SHARING, help="what the CPU was shared with during training")
-    p.add_argument("--threads", type=int, default=1, help="torch threads the (last) run trained with")
-    p.add_argument("--benchmark", default=BENCHMARK, help="the command that makes this model's benchmark "
-                   "tables or figures (Markdown)")
-    p.add_argument("--weights", default="model.safetensors", help="weight file of the run to ship")
-    p.add_argument("--notes", type=Path, help="Markdown file appended to the card")
-    a = p.parse_args()
-    print(ship(a.run, a.name, a.method, a.summary, a.priority, a.recipe, a.sharing, a.benchmark, a.weights,
-               a.notes, a.threads))
-
-
-if __name__ == "__main__":
-    main()

@@ -10,13 +10,14 @@ to ``samples/epoch_NNN.png`` in the run folder.
 
 Recipe keys: ``data: {train, holdout (default 500, the last files by name, never trained on),
 batch}``, ``net: {args: {z_dim, width}}`` (width is shared by both networks; colour images), ``gan: {d_steps, g_steps,
-real_label}``, ``optimizer`` (both networks; default Adam lr 2e-4, betas 0.5/0.999).
+real_label}``, ``optimizer`` (both networks; default Adam lr 2e-4, betas 0.5/0.999): see ``defaults``.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import os
 from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -25,35 +26,37 @@ from restora.errors import RestoraError
 from restora.generate import image_grid
 from restora.nets import build_net
 from restora.train.faces import load_faces, split_files
+from restora.train.objectives.registry import register_objective
 from restora.train.optim import make_optimizer, optimizer_step
-from restora.train.recipe import require
 
-DCGAN_ADAM = {"name": "adam", "lr": 2e-4, "betas": [0.5, 0.999]}
+if TYPE_CHECKING:  # the recipe module needs the objectives' defaults: no import at run time
+    from restora.train.recipe import Recipe
+
 GRID_SEED = 1234  # the fixed z of the per-epoch sample grids
 GRID_SIZE = 64
 
 
+@register_objective("gan")
 class GANObjective:
     """Generator and discriminator (``modules``), one Adam each, the d_steps:g_steps schedule."""
 
-    def __init__(self, recipe: dict[str, Any], device: torch.device, gen: torch.Generator):
+    defaults = {"task": "generate", "gan": {},
+                "net": {"name": "dcgan-generator", "args": {"z_dim": 100, "width": 64, "channels": 3}},
+                "data": {"batch": 64, "holdout": 500}, "optimizer": {"lr": 2e-4, "betas": [0.5, 0.999]}}
+    requires = ()
+
+    def __init__(self, recipe: Recipe, device: torch.device, gen: torch.Generator):
         if int(os.environ.get("WORLD_SIZE", "1")) > 1:
             raise RestoraError("recipe: adversarial training (objective gan) runs in one process, not under torchrun")
-        data = require(recipe, "data", "")
-        files, _ = split_files(require(data, "train", "data"), int(data.get("holdout", 500)))
+        files, _ = split_files(recipe.data.train, recipe.data.holdout)
         self.faces = load_faces(files)
-        self.batch = int(data.get("batch", 64))
-        args = recipe.get("net", {}).get("args", {})
-        self.args = {"z_dim": int(args.get("z_dim", 100)), "width": int(args.get("width", 64)), "channels": 3}
-        self.generator = build_net("dcgan-generator", **self.args).to(device)
+        self.batch = recipe.data.batch
+        self.name, self.args = recipe.net.name, recipe.net.args
+        self.generator = build_net(self.name, **self.args).to(device)
         self.discriminator = build_net("dcgan-discriminator", **self.d_args).to(device)
-        spec = {**DCGAN_ADAM, **recipe.get("optimizer", {})}
         self.modules = {"generator": self.generator, "discriminator": self.discriminator}
-        self.optimizers = {k: make_optimizer(m.parameters(), spec) for k, m in self.modules.items()}
-        schedule = recipe.get("gan", {})
-        self.d_steps = int(schedule.get("d_steps", 1))
-        self.g_steps = int(schedule.get("g_steps", 2))
-        self.real_label = float(schedule.get("real_label", 0.9))
+        self.optimizers = {k: make_optimizer(m.parameters(), recipe.optimizer) for k, m in self.modules.items()}
+        self.d_steps, self.g_steps, self.real_label = recipe.gan.d_steps, recipe.gan.g_steps, recipe.gan.real_label
         self.steps_per_epoch = max(1, len(self.faces) // (self.batch * self.d_steps))
         self.fixed_z = torch.randn(GRID_SIZE, self.generator.latent,
                                    generator=torch.Generator().manual_seed(GRID_SEED)).to(device)
@@ -125,15 +128,19 @@ class GANObjective:
     def validate(self) -> dict[str, float]:
         return {}
 
-    def export(self, path: Path, recipe: dict[str, Any], extra: dict[str, str]) -> None:
+    def facts(self) -> dict[str, int]:
+        """For the card (run.json): the number of training faces."""
+        return {"faces": len(self.faces)}
+
+    def export(self, path: Path, recipe: Recipe, extra: dict[str, str]) -> None:
         """The generator to ``path`` (the run's model.safetensors), the discriminator beside it as
         ``discriminator.safetensors`` (GAN-prior inpainting needs both); float16 weights."""
         from restora.zoo import save_weights
 
         steps = extra.get("steps", "0")  # the engine's other extras (best validation PSNR) mean nothing here
-        meta = {"task": recipe.get("task", "generate"), "steps": steps,
+        meta = {"task": recipe.task, "steps": steps,
                 "epochs": f"{int(steps) / self.steps_per_epoch:.2f}"}
-        save_weights(self.generator, path, "dcgan-generator", self.args, meta, half=True)
+        save_weights(self.generator, path, self.name, self.args, meta, half=True)
         save_weights(self.discriminator, path.with_name("discriminator.safetensors"), "dcgan-discriminator",
                      self.d_args, {**meta, "task": "discriminate"}, half=True)
 

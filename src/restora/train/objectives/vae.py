@@ -10,12 +10,13 @@ at the end the run folder gets the figures of :func:`save_vae_figures`.
 Recipe keys: ``net: {name: conv-vae, args: {latent, width}}``, ``data: {train, val (required),
 batch (default 128), limit, val_limit}`` where train and val are data sources of 28x28 images
 (restora.train.data.read_source: a folder or an idx file with an optional ``[start:stop]`` range),
-``optimizer``, ``schedule``, ``train``.
+``optimizer``, ``schedule``, ``train`` (see VAEObjective.defaults and requires).
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn as nn
@@ -27,8 +28,11 @@ from restora.io import Image, atomic_path, write_image
 from restora.nets import build_net
 from restora.nets.autoencoders import SIZE
 from restora.train.data import ImageCache
+from restora.train.objectives.registry import register_objective
 from restora.train.optim import make_optimizer, optimizer_step
-from restora.train.recipe import require
+
+if TYPE_CHECKING:  # the recipe module needs the objectives' defaults: no import at run time
+    from restora.train.recipe import Recipe
 
 NOISE_SEED = 0  # the reparameterisation noise of validation and the z of the sample grid
 ZOOM = 2  # figure pixels per image pixel (nearest neighbour)
@@ -65,23 +69,24 @@ def stack_images(cache: ImageCache, source: str) -> torch.Tensor:
     return torch.stack(cache.images).float() / 255
 
 
+@register_objective("vae")
 class VAEObjective:
     """One VAE, one optimiser; whole images, not patches (``patches`` counts images)."""
 
-    def __init__(self, recipe: dict[str, Any], device: torch.device, gen: torch.Generator):
-        net_spec = require(recipe, "net", "")
-        self.net = build_net(require(net_spec, "name", "net"), **net_spec.get("args", {})).to(device)
-        data = require(recipe, "data", "")
-        train_source, val_source = require(data, "train", "data"), require(data, "val", "data")
-        self.train_images = stack_images(ImageCache(train_source, "gray", limit=data.get("limit")), train_source)
-        val = ImageCache(val_source, "gray", limit=data.get("val_limit"))
-        self.val_images, self.val_labels = stack_images(val, val_source), val.labels
-        self.batch = int(data.get("batch", 128))
-        steps = recipe.get("train", {})
-        self.figure_every, self.last_step = int(steps.get("val_every", 500)), int(steps.get("steps", 1000))
+    defaults = {"task": "generate", "data": {"batch": 128}}
+    requires = ("data.val",)
+
+    def __init__(self, recipe: Recipe, device: torch.device, gen: torch.Generator):
+        self.net = build_net(recipe.net.name, **recipe.net.args).to(device)
+        data = recipe.data
+        self.train_images = stack_images(ImageCache(data.train, data.color, limit=data.limit), data.train)
+        val = ImageCache(data.val, data.color, limit=data.val_limit)
+        self.val_images, self.val_labels = stack_images(val, data.val), val.labels
+        self.batch = data.batch
+        self.figure_every, self.last_step = recipe.train.val_every, recipe.train.steps
         self.device = device
         self.modules = {"net": self.net}
-        self.optimizers = {"net": make_optimizer(self.net.parameters(), recipe.get("optimizer", {}))}
+        self.optimizers = {"net": make_optimizer(self.net.parameters(), recipe.optimizer)}
         self.train_module = self.net  # replaced by the DDP wrapper when distributed
         self.scores: dict[str, float] = {}
 
@@ -102,13 +107,13 @@ class VAEObjective:
         if step % self.figure_every == 0 or step == self.last_step:
             save_vae_figures(self.net, self.val_images, self.val_labels, out_dir)
 
-    def export(self, path: Path, recipe: dict[str, Any], extra: dict[str, str]) -> None:
+    def export(self, path: Path, recipe: Recipe, extra: dict[str, str]) -> None:
         """The VAE's weights with its held-out scores (``val_loss`` etc., nats) in the metadata."""
         from restora.zoo import save_weights
 
-        meta = {"task": recipe.get("task", "generate"), "steps": extra["steps"],
+        meta = {"task": recipe.task, "steps": extra["steps"],
                 **{k: f"{v:.3f}" for k, v in self.scores.items()}}
-        save_weights(self.net, path, recipe["net"]["name"], recipe["net"].get("args", {}), meta)
+        save_weights(self.net, path, recipe.net.name, recipe.net.args, meta)
 
 
 def write_grid(images: torch.Tensor, path: Path, columns: int) -> Path:

@@ -1,0 +1,42 @@
+"""Looking up restorers: by task and name, the task's default, and every method described.
+
+For each task the registered method with the highest ``priority`` is the default.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from restora.errors import RestoraError
+from restora.methods.base import Restorer, registered
+from restora.methods.tasks import TASKS
+
+
+def _task_methods(task: str) -> dict[str, type[Restorer]]:
+    if task not in TASKS:
+        raise RestoraError(f"unknown task '{task}' (use one of {', '.join(TASKS)})")
+    return {name: cls for (t, name), cls in registered().items() if t == task}
+
+
+def default_method(task: str) -> str:
+    """The name of the task's highest-priority method."""
+    return max(_task_methods(task).values(), key=lambda c: c.priority).name
+
+
+def get_method(task: str, name: str | None = None) -> Restorer:
+    """An instance of the named method for ``task`` (the task's default when ``name`` is None)."""
+    methods = _task_methods(task)
+    name = name or default_method(task)
+    if name not in methods:
+        raise RestoraError(f"unknown {task} method '{name}' (available: {', '.join(sorted(methods))})")
+    return methods[name]()
+
+
+def list_methods(task: str | None = None) -> list[dict[str, Any]]:
+    """Every registered method as a dict (task, name, kind, default, summary, options), each task's
+    methods by falling priority."""
+    rows = []
+    for t in TASKS if task is None else (task,):
+        default = default_method(t)
+        for name, cls in sorted(_task_methods(t).items(), key=lambda kv: (-kv[1].priority, kv[0])):
+            rows.append({**cls.describe(), "default": name == default})
+    return rows
