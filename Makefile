@@ -36,11 +36,11 @@ bench-upscale: .venv
 		--scale 2,3,4 --format json --out out/bench/upscale-set5.json --readme README.md
 
 # GAN-prior on the first 120 of the 500 held-out faces (about 2.4 s per face on a CPU thread),
-# the classical methods on all 500
+# the classical methods and the feed-forward face inpainter on all 500
 bench-inpaint: .venv
 	.venv/bin/restora bench inpaint --data $(RESTORA_DATA)/faces/celeba-train --offset 8500 --limit 120 \
 		--mask center,boxes --methods telea,navier-stokes,gan-prior \
 		--format json --out out/bench/inpaint-faces-120.json --readme README.md
 	.venv/bin/restora bench inpaint --data $(RESTORA_DATA)/faces/celeba-train --offset 8500 \
-		--mask center,boxes --methods telea,navier-stokes \
+		--mask center,boxes --methods telea,navier-stokes,face-inpainter \
 		--format json --out out/bench/inpaint-faces-500.json --readme README.md

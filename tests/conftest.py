@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,8 @@ from PIL import Image as PILImage
 from skimage import data as skdata
 
 REPO = Path(__file__).resolve().parents[1]
+# exported ONNX graphs (restora.zoo.onnx) go to a folder of this test session, not the user's cache
+os.environ.setdefault("RESTORA_CACHE", tempfile.mkdtemp(prefix="restora-cache-"))
 
 
 def to_tensor(array: np.ndarray) -> torch.Tensor:

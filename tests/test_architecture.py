@@ -20,7 +20,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "restora"
 
 # Lower layers never import higher ones (a package's modules may import each other).
 LAYERS = [
-    {"errors", "color", "dihedral", "registry"},
+    {"errors", "color", "dihedral", "registry", "reporting"},
     {"io"},
     {"degrade", "metrics"},
     {"nets", "protocols"},

@@ -141,6 +141,35 @@ def test_imresize_sizes_and_constants():
     assert torch.allclose(imresize(x, 1 / 3), torch.full((3, 11, 15), 0.7), atol=1e-6)
 
 
+def _dense_imresize(x: torch.Tensor, scale: float) -> torch.Tensor:
+    """The reference: MATLAB's contributions as dense (out, in) float64 matrices, H first (equal scales)."""
+    from restora.degrade.resize import _contributions, scaled_size
+
+    out = x.double()
+    for dim, (n_in, n_out) in enumerate(zip(x.shape[-2:], scaled_size(tuple(x.shape[-2:]), scale))):
+        idx, w = _contributions(n_in, range(n_out), scale, True)
+        matrix = torch.zeros(n_out, n_in, dtype=torch.float64).scatter_add_(1, idx, w)
+        out = torch.einsum("oi,...ij->...oj", matrix, out) if dim == 0 else torch.einsum("oi,...ji->...jo", matrix, out)
+    return out
+
+
+@pytest.mark.parametrize("shape, scale", [((3, 37, 45), 2), ((2, 1, 30, 23), 1 / 3), ((1, 1, 1), 4), ((3, 3, 50), 2.5),
+                                          ((1, 50, 3), 0.5)])
+def test_banded_tiled_imresize_equals_the_dense_matrices(monkeypatch, shape, scale):
+    """Blocks of weights and output tiles (made tiny here, so every edge case is crossed) give the
+    dense result within float64 rounding."""
+    import restora.degrade.resize as resize
+
+    x = torch.rand(shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    expected = _dense_imresize(x, scale)
+    assert (resize.imresize(x, scale) - expected).abs().max() < 1e-12
+    monkeypatch.setattr(resize, "BLOCK", 3)
+    monkeypatch.setattr(resize, "TILE_ELEMENTS", 40)
+    monkeypatch.setattr(resize, "TILE_SIDE", 7)
+    assert (resize.imresize(x, scale) - expected).abs().max() < 1e-12
+    assert resize.imresize(x.float(), scale).dtype == torch.float32
+
+
 @pytest.mark.parametrize("scale", [2, 3, 4])
 def test_bicubic_matches_matlab_lr_files(set5, scale):
     """Within 1 gray level of MATLAB's imresize on >= 99% of pixels, for every Set5 image."""

@@ -3,12 +3,14 @@ shipped face generator."""
 from __future__ import annotations
 
 import csv
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image as PILImage
+from skimage import data as skdata
 
 from conftest import shared_data
 from restora.bench import run_bench
@@ -16,8 +18,10 @@ from restora.degrade import apply_mask, make_mask
 from restora.generate import image_grid, slerp
 from restora.io import read_image
 from restora.methods import get_method
-from restora.methods.gan_prior import BLEND_REACH, context_weights, grow
+from restora.faces import face_box
+from restora.methods.gan_prior import blend_band, context_weights, grow
 from restora.metrics import psnr
+from restora.reporting import RestoraWarning
 from restora.nets import build_net
 from restora.train import Trainer, apply_overrides, parse_recipe
 from restora.train.objectives.gan import GANObjective
@@ -139,12 +143,34 @@ def test_gan_prior_changes_only_pixels_near_the_hole_and_beats_the_masked_input(
     face = read_image(held_out).data if held_out.is_file() else astronaut  # 89x109, or 96x96: a resized frame
     mask = make_mask(kind, *face.shape[1:], seed=3)
     damaged = apply_mask(face, mask)
-    out = get_method("inpaint", "gan-prior").restore(damaged, mask=mask, iterations=40, starts=4)
-    near = grow(mask, BLEND_REACH + 1)[0]  # + 1: a frame resized from 69 pixels (astronaut) reaches farther
+    threads = torch.get_num_threads()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RestoraWarning)  # a face crop: no note
+        out = get_method("inpaint", "gan-prior").restore(damaged, mask=mask, iterations=40, starts=4)
+    assert torch.get_num_threads() == threads  # its one-thread search restores the count
+    near = grow(mask, blend_band(face_box(*face.shape[1:])[2]))[0]
     assert torch.equal(out[:, ~near], damaged[:, ~near])
     hole = mask[0] > 0
     assert psnr(out[:, hole][:, None], face[:, hole][:, None]) > psnr(damaged[:, hole][:, None],
                                                                       face[:, hole][:, None]) + 3
+
+
+@shipped
+@pytest.mark.parametrize("channels", [3, 1])
+def test_gan_prior_on_a_photo_that_is_no_face_crop_says_so_and_keeps_pixels_beyond_its_band(channels):
+    """A 451x300 cat photo: a note that gan-prior is for aligned face crops; pixels farther than the
+    stated band (5 frame pixels = ceil(5 x 300 / 64) = 24 image pixels) from the hole are the input's
+    bit for bit, and the band is reached (the blend does change known pixels near the hole)."""
+    photo = torch.from_numpy(skdata.chelsea()).permute(2, 0, 1).float().div(255)
+    photo = photo if channels == 3 else photo.mean(0, keepdim=True)
+    mask = make_mask("boxes", *photo.shape[1:], seed=1)
+    with pytest.warns(RestoraWarning, match="aligned face crops .* 451x300 image is not shaped like one"):
+        out = get_method("inpaint", "gan-prior").restore(photo, mask=mask, iterations=5, starts=2)
+    band = blend_band(face_box(*photo.shape[1:])[2])
+    assert band == 24 and out.shape == photo.shape
+    assert torch.equal(out[:, ~grow(mask, band)[0]], photo[:, ~grow(mask, band)[0]])
+    ring = grow(mask, band)[0] & ~grow(mask, band - 4)[0]
+    assert (out[:, ring] != photo[:, ring]).any()
 
 
 @shipped

@@ -1,6 +1,8 @@
 """restora.io: formats, modes and bit depths, alpha, EXIF, ICC, bad files, atomic never-overwrite writes."""
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 
 import numpy as np
@@ -141,12 +143,13 @@ def test_never_overwrites_and_writes_atomically(tmp_path, monkeypatch):
         write_image(Image.from_array(GRAY), path)
     assert path.read_bytes() == before
 
-    def broken_save(self, *args, **kwargs):
-        raise OSError("disk full")
+    def full_disk(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(PILImage.Image, "save", broken_save)
-    with pytest.raises(OSError):
+    monkeypatch.setattr(PILImage.Image, "save", full_disk)
+    with pytest.raises(RestoraError, match="No space left on device") as exc:
         write_image(Image.from_array(GRAY), path, overwrite=True)
+    _one_line_naming(exc, path)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.png"]  # no temporary file left behind
 

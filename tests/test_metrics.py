@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from skimage.metrics import structural_similarity
 
 from restora.degrade import gaussian_noise, imresize
@@ -30,6 +31,21 @@ def test_ssim_matches_scikit_image(astronaut):
                                      use_sample_covariance=False)
     assert ssim(noisy, astronaut) == pytest.approx(expected, abs=1e-6)
     assert ssim(astronaut, astronaut) == pytest.approx(1.0)
+
+
+def test_separable_ssim_equals_the_two_dimensional_window(astronaut):
+    """The two 11-tap passes give the 11x11 window's SSIM (float64 2-D convolution, the definition)."""
+    noisy = gaussian_noise(astronaut, 15, seed=1)
+    a, b = ((t.double().clamp(0, 1) * 255).round()[:, None] for t in (noisy, astronaut))
+    r = torch.arange(11, dtype=torch.float64) - 5
+    g = torch.exp(-r**2 / 4.5)
+    window = (g[:, None] * g[None]).div(g.sum() ** 2)[None, None]
+    mu_a, mu_b = F.conv2d(a, window), F.conv2d(b, window)
+    var_a, var_b = F.conv2d(a * a, window) - mu_a**2, F.conv2d(b * b, window) - mu_b**2
+    cov = F.conv2d(a * b, window) - mu_a * mu_b
+    c1, c2 = 6.5025, 58.5225
+    expected = ((2 * mu_a * mu_b + c1) * (2 * cov + c2) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))).mean()
+    assert ssim(noisy, astronaut) == pytest.approx(expected.item(), abs=1e-12)
 
 
 def test_metrics_fall_with_more_noise(camera):

@@ -227,10 +227,24 @@ def test_too_many_pixels_is_413(make_client):
 def test_non_image_upload_is_415(client, camera):
     r = submit(client, b"GIF89a? not really\n" * 20, "denoise", name="photo.png")
     assert r.status_code == 415 and "'photo.png' is not an image" in r.json()["detail"]
+    r = submit(client, b"Shopping list\n- milk\n- bread\n", "denoise", name="notes.png")  # a text file renamed
+    assert r.status_code == 415 and "'notes.png' is not an image" in r.json()["detail"]
     r = submit(client, png(u8(camera))[:500], "denoise")
     assert r.status_code == 415 and "damaged or incomplete" in r.json()["detail"]
     r = submit(client, png(u8(camera)), "inpaint", mask=b"not a mask")
     assert r.status_code == 415 and "mask 'mask.png' is not an image" in r.json()["detail"]
+
+
+def test_float_tiff_is_read_and_its_scaling_reported(client, camera):
+    """A float32 TIFF with values up to 2 is divided into [0, 1]; the note names the upload, not a
+    server path."""
+    values = camera[0].numpy().copy()
+    values[0, 0] = 1
+    buf = io.BytesIO()
+    PILImage.fromarray(values * 2, mode="F").save(buf, format="TIFF")
+    status, data = run_job(client, buf.getvalue(), "upscale", "bicubic", {"scale": 1}, name="depth.tif")
+    assert status["warnings"] == ["'depth.tif': floating-point samples up to 2: divided by 2 into [0, 1]"]
+    assert np.abs(decode(data) / 65535 - values).max() < 1e-4  # 16 bits kept
 
 
 def test_wrong_mask_size_is_resized_with_a_warning(client, astronaut):
@@ -251,6 +265,10 @@ def test_wrong_mask_size_is_resized_with_a_warning(client, astronaut):
     ("denoise", "nlm", {"strength": 3}, None, "denoise with nlm has no option strength (it takes: sigma, factor)"),
     ("denoise", "nlm", {"factor": 99}, None, "option factor=99.0 is outside [0.1, 5.0]"),
     ("denoise", "nlm", {"sigma": "loud"}, None, "option sigma='loud' is not a float"),
+    ("denoise", "nlm", {"sigma": float("nan")}, None, "options hold NaN, which is not a finite number"),
+    ("denoise", "nlm", {"sigma": float("inf")}, None, "options hold Infinity, which is not a finite number"),
+    ("denoise", "nlm", {"factor": float("-inf")}, None, "options hold -Infinity, which is not a finite number"),
+    ("denoise", "nlm", {"sigma": "nan"}, None, "option sigma is not a number"),
     ("deblur", "wiener", {"kernel": "/etc/passwd"}, None, "bad kernel '/etc/passwd'"),
     ("inpaint", "telea", {}, None, "inpaint needs a mask"),
     ("denoise", "", {}, b"mask", "denoise takes no mask"),
@@ -264,6 +282,9 @@ def test_bad_options_json_and_missing_fields(client, camera):
     r = client.post("/api/jobs", files={"image": ("a.png", png(u8(camera)), "image/png")},
                     data={"task": "denoise", "options": "sigma=25"})
     assert r.status_code == 400 and "options must be a JSON object" in r.json()["detail"]
+    r = client.post("/api/jobs", files={"image": ("a.png", png(u8(camera)), "image/png")},
+                    data={"task": "denoise", "options": '{"sigma": 1e999}'})  # json reads it as inf
+    assert r.status_code == 400 and "1e999, which is not a finite number" in r.json()["detail"]
     assert client.post("/api/jobs", data={"task": "denoise"}).status_code == 422
 
 

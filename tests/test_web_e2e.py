@@ -55,12 +55,16 @@ def server():
 
 
 @pytest.fixture
-def page():
+def browser():
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
-        yield context.new_page()
+        yield browser
         browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    return browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True).new_page()
 
 
 def drag(page, points: list[tuple[float, float]]) -> None:
@@ -131,3 +135,26 @@ def test_paint_inpaint_compare_download(server, page, tmp_path):
         (REPO / "docs").mkdir(exist_ok=True)
         shot = PILImage.open(artifacts / "web_e2e.png").convert("RGB").quantize(256, dither=PILImage.Dither.NONE)
         shot.save(REPO / "docs" / "web.png", optimize=True)
+
+
+def test_narrow_screen_stacks_without_sideways_scrolling(server, browser, tmp_path):
+    """On a phone (390 x 844 CSS pixels) the controls sit above the image, full width, and nothing
+    is wider than the screen, before and after an image is opened."""
+    photo = tmp_path / "photo.png"
+    PILImage.fromarray(skdata.astronaut()).save(photo)
+    page = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+    page.goto(server)
+    page.wait_for_selector("#task option[value=inpaint]", state="attached")
+    page.set_input_files("#file", str(photo))
+    page.wait_for_selector("#stage:not([hidden])")
+    page.select_option("#task", "inpaint")
+    widths = page.evaluate("() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert widths[0] <= widths[1] == 390
+    panel, viewer = page.locator("#panel").bounding_box(), page.locator("#viewer").bounding_box()
+    stage, run = page.locator("#stage").bounding_box(), page.locator("#run").bounding_box()
+    assert panel["width"] == 390 and viewer["y"] >= panel["y"] + panel["height"] - 1  # stacked
+    assert 0 <= stage["x"] and stage["x"] + stage["width"] <= 390 and stage["width"] > 300
+    assert run["width"] > 150  # the buttons share the row
+    artifacts = Path(os.environ.get("RESTORA_ARTIFACTS", REPO / "tests" / "artifacts"))
+    artifacts.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=artifacts / "web_narrow.png", full_page=True)

@@ -24,8 +24,14 @@ def rgb_to_ycbcr(x: torch.Tensor, luma_only: bool = False) -> torch.Tensor:
     return (offset[:, None, None] + torch.einsum("oc,...chw->...ohw", matrix, x)) / 255
 
 
-def ycbcr_to_rgb(x: torch.Tensor) -> torch.Tensor:
+def ycbcr_to_rgb(x: torch.Tensor, in_place: bool = False) -> torch.Tensor:
     """(..., 3, H, W) YCbCr (0-1 scale) -> (..., 3, H, W) RGB, not clipped (out-of-gamut values
-    fall outside [0, 1])."""
+    fall outside [0, 1]). Converted a band of rows at a time; ``in_place`` writes the result over x
+    (no second full-size tensor) and returns it."""
     inverse, offset = _INVERSE.to(x.dtype), _OFFSET.to(x.dtype)
-    return torch.einsum("oc,...chw->...ohw", inverse, x * 255 - offset[:, None, None])
+    out = x if in_place else torch.empty_like(x)
+    rows = max(1, (1 << 20) // max(1, x.shape[-1]))
+    for top in range(0, x.shape[-2], rows):
+        band = x[..., top:top + rows, :]
+        out[..., top:top + rows, :] = torch.einsum("oc,...chw->...ohw", inverse, band * 255 - offset[:, None, None])
+    return out

@@ -12,6 +12,9 @@ in words, with the published figures they are compared with.
 - inpaint (mask kind): holes filled white, mask seed = seed + image index; full-image PSNR / SSIM.
 - deblur (kernel spec): blurred (reflected borders) + Gaussian noise sigma 1 (clipped), seed = seed +
   image index; full-image PSNR / SSIM.
+- deblurring with Levin's kernels (:func:`circular_blur_case`, the IRCNN / DPIR tables): blurred
+  circularly (the image wraps around) + Gaussian noise of a given sigma, neither clipped nor
+  quantised; full-image PSNR / SSIM.
 
 Scores are computed on 8-bit images (restora.metrics quantises both sides).
 """
@@ -82,6 +85,13 @@ def _inpaint_case(clean: torch.Tensor, kind: str, seed: int) -> Case:
 def _deblur_case(clean: torch.Tensor, spec: str, seed: int) -> Case:
     kernel = kernel_from_spec(spec)
     return Case(clean, gaussian_noise(blur(clean, kernel)[0], 1.0, seed), {"kernel": kernel})
+
+
+def circular_blur_case(clean: torch.Tensor, kernel: torch.Tensor, sigma: float, seed: int) -> Case:
+    """Levin's-kernels deblurring protocol: circular blur by ``kernel`` (kh, kw), then Gaussian noise of
+    ``sigma`` (0-255 scale), unclipped."""
+    blurred = blur(clean, kernel, boundary="circular")[0]
+    return Case(clean, gaussian_noise(blurred, sigma, seed, clip=False), {"kernel": kernel})
 
 
 PROTOCOLS: dict[str, Protocol] = {

@@ -64,7 +64,7 @@ def run_bench(task: str, data: str | Path, settings: list | None = None, methods
     data = Path(data)
     if not data.is_dir():
         raise RestoraError(f"{data}: no such folder")
-    restorers = [_method_spec(task, spec) for spec in methods or [m["name"] for m in list_methods(task)]]
+    restorers = [method_spec(task, spec) for spec in methods or [m["name"] for m in list_methods(task)]]
     plan = [(setting, reference_paths(task, data, setting, limit, offset)) for setting in settings or spec.settings]
     total, done = sum(len(paths) for _, paths in plan) * len(restorers), 0
     tallies: dict[tuple[str, str], _Tally] = {}
@@ -103,7 +103,7 @@ def run_bench(task: str, data: str | Path, settings: list | None = None, methods
     return [_row(task, data.name, name, label, tallies[name, label]) for name, label in keys]
 
 
-def _method_spec(task: str, spec: str) -> tuple[str, Restorer, dict[str, Any]]:
+def method_spec(task: str, spec: str) -> tuple[str, Restorer, dict[str, Any]]:
     """'NAME' or 'NAME:OPTION=VALUE[:OPTION=VALUE]' (e.g. unet-denoiser:ensemble=true) -> (the spec as
     the row's method name, the restorer, the options given, checked)."""
     name, *pairs = spec.split(":")

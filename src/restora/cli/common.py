@@ -6,16 +6,20 @@ A command module does ``from restora.cli.common import app`` and decorates its f
 """
 from __future__ import annotations
 
+import threading
+import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Callable
+from typing import Annotated, Callable, Iterator
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from restora import reporting
 from restora.errors import RestoraError
 from restora.io import Image, plan_outputs, read_image, write_image
-from restora.io.image import DEFAULT_MAX_PIXELS
+from restora.io.image import DEFAULT_MAX_PIXELS, peek_size
 
 app = typer.Typer(name="restora", help="Image restoration: denoise, deblur, upscale, inpaint; degrade, measure, "
                   "benchmark.", add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False)
@@ -76,14 +80,127 @@ def make_progress(show: bool = True) -> Progress:
                     console=console, transient=True, disable=not (show and console.is_terminal))
 
 
+PROGRESS_EVERY_S = 10.0  # while one image takes longer, a progress line this often (terminal or not)
+# peak memory of a restoring process, estimated (benchmarks/memory.py, benchmarks/results/memory.md):
+# start-up and libraries, plus the larger of a cost per input pixel (deblur, the heaviest per input
+# pixel) and a cost per output pixel (upscaling)
+BASE_BYTES = 600_000_000
+BYTES_PER_INPUT_PIXEL = 100
+BYTES_PER_OUTPUT_PIXEL = 24
+
+
+class FileReporter(reporting.Listener):
+    """What restoring one file reports, on stderr: notes at once (prefixed with ``label`` unless they
+    name it or one of ``names``, such as its outputs), and once it has taken PROGRESS_EVERY_S, a
+    plain line that often (time so far; with the method's progress, the steps of its current loop
+    and the time that loop has left) and a summary line when it ends."""
+
+    def __init__(self, label: str, names: tuple[str, ...] = ()) -> None:
+        self.label, self.names = label, (label, *names)
+        self.start = self.shown = self.loop_start = self.last_step = time.monotonic()
+        self.loops, self.steps, self.done, self.total, self.unit = 1, 0, 0, 0, ""
+
+    def note(self, message: str) -> None:
+        note(message if any(name in message for name in self.names) else f"{self.label}: {message}")
+
+    def progress(self, done: int, total: int, unit: str) -> None:
+        now = time.monotonic()
+        if done <= self.done:  # the next loop (another model pass, flip or iteration)
+            self.loops, self.loop_start = self.loops + 1, self.last_step
+        self.done, self.total, self.unit, self.last_step = done, total, unit, now
+        self.steps += 1
+        if now - self.shown >= PROGRESS_EVERY_S:
+            self.show(now)
+
+    def show(self, now: float) -> None:
+        self.shown = now
+        line = f"{self.label}: {_duration(now - self.start)} so far"
+        if self.done < self.total:
+            left = (self.last_step - self.loop_start) / self.done * (self.total - self.done)
+            loop = f" of pass {self.loops}" if self.loops > 1 else ""
+            line += f", {self.done}/{self.total} {self.unit}{loop} done, about {_duration(left)} left in it"
+        elif self.steps:
+            line += f", {self.steps} {self.unit} done"
+        note(line)
+
+    def keep_showing(self, stop: threading.Event) -> None:
+        """A line every PROGRESS_EVERY_S even while the method reports nothing (until ``stop``)."""
+        while not stop.wait(PROGRESS_EVERY_S):
+            if time.monotonic() - self.shown >= PROGRESS_EVERY_S:
+                self.show(time.monotonic())
+
+    def summary(self) -> None:
+        elapsed = time.monotonic() - self.start
+        if elapsed >= PROGRESS_EVERY_S:
+            steps = f" ({self.steps} {self.unit})" if self.steps else ""
+            note(f"{self.label}: finished in {_duration(elapsed)}{steps}")
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds // 60:.0f} min {seconds % 60:02.0f} s"
+
+
+@contextmanager
+def reporting_for(label: str, names: tuple[str, ...] = ()) -> Iterator[FileReporter]:
+    """Route the reports made inside the block to a :class:`FileReporter` for ``label``."""
+    reporter, stop = FileReporter(label, names), threading.Event()
+    ticker = threading.Thread(target=reporter.keep_showing, args=(stop,), daemon=True)
+    ticker.start()
+    try:
+        with reporting.listening(reporter):
+            yield reporter
+    finally:
+        stop.set()
+        ticker.join()
+    reporter.summary()
+
+
+def available_memory() -> int | None:
+    """Bytes this process may still allocate: the system's MemAvailable, capped by a cgroup (v2)
+    limit; None where neither is known."""
+    limits = []
+    try:
+        with open("/proc/meminfo") as f:
+            limits += [int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:")]
+        cgroup = Path("/sys/fs/cgroup")
+        limit = (cgroup / "memory.max").read_text().strip()
+        if limit.isdigit():
+            limits.append(int(limit) - int((cgroup / "memory.current").read_text()))
+    except (OSError, ValueError):
+        pass
+    return min(limits, default=None)
+
+
+def check_memory(src: Path, growth: float) -> None:
+    """RestoraError naming ``src`` when restoring it needs more memory than is available, estimated
+    before decoding from its size (BASE_BYTES and the per-pixel costs; ``growth`` = output pixels
+    per input pixel, the scale squared when upscaling)."""
+    size, free = peek_size(src), available_memory()
+    if size is None or free is None:
+        return
+    pixels = size[0] * size[1]
+    need = BASE_BYTES + max(BYTES_PER_INPUT_PIXEL * pixels, BYTES_PER_OUTPUT_PIXEL * pixels * growth)
+    if need > free:
+        raise RestoraError(f"{src}: a {size[0]}x{size[1]} image needs about {_amount(need)} of memory for this, "
+                           f"{_amount(free)} is available (free memory, or split or shrink the image)")
+
+
+def _amount(size: float) -> str:
+    return f"{size / 1e9:.1f} GB" if size >= 1e9 else f"{size / 1e6:.0f} MB"
+
+
 def run_batch(inputs: list[Path], out: Path, step: Callable[[Image], Outputs], *, overwrite: bool = False,
-              skip_existing: bool = False, max_pixels: int = DEFAULT_MAX_PIXELS, description: str = "working") -> None:
+              skip_existing: bool = False, max_pixels: int = DEFAULT_MAX_PIXELS, description: str = "working",
+              growth: float = 1.0) -> None:
     """Read every input image, run ``step`` on it and write its outputs.
 
-    The plan (which input goes where) is checked before any work. A failure on one file is
-    reported as one line naming the file and the batch goes on; RestoraError at the end if any
-    failed (a single input's error is raised as it is). Existing outputs are skipped with
-    ``skip_existing`` and never replaced without ``overwrite``.
+    The plan (which input goes where) is checked before any work, and each image's memory need
+    (:func:`check_memory`; ``growth``: output pixels per input pixel) before it is decoded. A
+    failure on one file, expected or not, is reported as one line naming the file and the batch
+    goes on; RestoraError at the end if any failed. A single input's RestoraError is raised as it
+    is (other exceptions too, with their traceback). Notes and progress go to stderr
+    (:class:`FileReporter`). Existing outputs are skipped with ``skip_existing`` and never replaced
+    without ``overwrite``.
     """
     plan = plan_outputs(inputs, out)
     failed = 0
@@ -96,9 +213,15 @@ def run_batch(inputs: list[Path], out: Path, step: Callable[[Image], Outputs], *
                 elif dst.exists() and not overwrite:
                     raise RestoraError(f"{dst}: exists already (pass --overwrite to replace it)")
                 else:
-                    _write_outputs(step(read_image(src, max_pixels=max_pixels)), dst, overwrite)
-            except RestoraError as exc:
-                message = str(exc) if str(src) in str(exc) or str(dst) in str(exc) else f"{src}: {exc}"
+                    check_memory(src, growth)
+                    with reporting_for(str(src), (str(dst.parent / dst.stem),)):
+                        _write_outputs(step(read_image(src, max_pixels=max_pixels)), dst, overwrite)
+            except Exception as exc:  # noqa: BLE001 - one bad file must not end a folder run
+                text = _expected_failure(exc)
+                if text is None and len(plan) == 1:
+                    raise  # a bug: its traceback
+                text = text or " ".join(f"unexpected {type(exc).__name__}: {exc}".split())
+                message = text if str(src) in text or str(dst) in text else f"{src}: {text}"
                 if len(plan) == 1:
                     raise RestoraError(message) from None
                 failed += 1
@@ -106,6 +229,16 @@ def run_batch(inputs: list[Path], out: Path, step: Callable[[Image], Outputs], *
             progress.advance(bar)
     if failed:
         raise RestoraError(f"{failed} of {len(plan)} images failed")
+
+
+def _expected_failure(exc: Exception) -> str | None:
+    """The one-line message of a failure that is no bug: a RestoraError's, or running out of memory
+    (MemoryError, torch's "can't allocate memory"); None for anything else."""
+    if isinstance(exc, RestoraError):
+        return str(exc)
+    if isinstance(exc, MemoryError) or "can't allocate memory" in str(exc):
+        return "not enough memory for this image: " + " ".join(str(exc).split())[:200]
+    return None
 
 
 def _write_outputs(outputs: Outputs, dst: Path, overwrite: bool) -> None:

@@ -39,7 +39,7 @@ def restore_batch(spec: TaskSpec, inputs: list[Path], out: Path, given: dict[str
         return {"": restorer(image, **inputs, **options)}
 
     run_batch(inputs, out, step, overwrite=overwrite, skip_existing=skip_existing, max_pixels=max_pixels,
-              description=spec.name)
+              description=spec.name, growth=float(given.get("scale") or 1) ** 2)
 
 
 def _task_command(spec: TaskSpec) -> None:

@@ -57,18 +57,26 @@ def disk_kernel(radius: float) -> torch.Tensor:
     return (k / k.sum()).float()
 
 
-def blur(x: torch.Tensor, kernel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Convolve every channel with ``kernel`` (reflect padding, same size). Returns (blurred, kernel)."""
+BOUNDARIES = ("reflect", "circular")
+
+
+def blur(x: torch.Tensor, kernel: torch.Tensor, boundary: str = "reflect") -> tuple[torch.Tensor, torch.Tensor]:
+    """Convolve every channel of (C, H, W) or (N, C, H, W) with ``kernel`` (kh, kw), odd sides, centred;
+    same size out. ``boundary``: ``reflect`` (mirrored borders, replicated for images smaller than the
+    kernel), or ``circular`` (the image wraps around, the published deblurring protocol of Levin's
+    kernels). Returns (blurred, kernel)."""
+    if boundary not in BOUNDARIES:
+        raise RestoraError(f"unknown blur boundary '{boundary}' (use {', '.join(BOUNDARIES)})")
     batched = x.dim() == 4
     xb = x if batched else x[None]
     kh, kw = kernel.shape
     c = xb.shape[1]
-    padded = F.pad(xb, (kw // 2, kw // 2, kh // 2, kh // 2), mode="reflect" if min(xb.shape[-2:]) > max(kh, kw) // 2
-                   else "replicate")
+    small = min(xb.shape[-2:]) <= max(kh, kw) // 2
+    mode = boundary if boundary == "circular" else "replicate" if small else "reflect"
+    padded = F.pad(xb, (kw // 2, kw // 2, kh // 2, kh // 2), mode=mode)
     weight = kernel.flip(0, 1).to(xb.dtype)[None, None].expand(c, 1, kh, kw)
     y = F.conv2d(padded, weight, groups=c)
     return (y if batched else y[0]), kernel
-
 
 
 _KERNEL_SPECS = {"gaussian": (gaussian_kernel, 1), "motion": (motion_kernel, 2), "disk": (disk_kernel, 1)}
@@ -76,8 +84,9 @@ _KERNEL_USAGE = "use gaussian:SIGMA, motion:LENGTH,ANGLE, disk:RADIUS or a kerne
 
 
 def kernel_from_spec(spec: str) -> torch.Tensor:
-    """A kernel (kh, kw) summing to 1 from ``gaussian:SIGMA``, ``motion:LENGTH[,ANGLE]``,
-    ``disk:RADIUS`` or the path of a kernel image (read as gray and normalised)."""
+    """A kernel (kh, kw), odd sides, summing to 1 from ``gaussian:SIGMA``, ``motion:LENGTH[,ANGLE]``,
+    ``disk:RADIUS`` or the path of a kernel image (read as gray, a zero row or column added to an even
+    side, normalised)."""
     name, _, args = spec.partition(":")
     if name in _KERNEL_SPECS and args:
         make, max_args = _KERNEL_SPECS[name]
@@ -92,5 +101,6 @@ def kernel_from_spec(spec: str) -> torch.Tensor:
         k = read_image(spec).data.mean(0)
         if k.sum() <= 0:
             raise RestoraError(f"{spec}: kernel image is all black")
+        k = F.pad(k, (0, 1 - k.shape[1] % 2, 0, 1 - k.shape[0] % 2))  # odd sides: a centre pixel
         return k / k.sum()
     raise RestoraError(f"unknown kernel '{spec}' ({_KERNEL_USAGE})")

@@ -1,18 +1,24 @@
 """MATLAB-compatible bicubic ``imresize`` (a = -0.5, antialiased when shrinking).
 
 The super-resolution protocol (docs/protocols.md) makes LR images with MATLAB's imresize; PIL's
-and OpenCV's bicubic differ by 0.3 dB or more, so this is written out: per axis, a dense
-(out, in) weight matrix built exactly as MATLAB's ``contributions`` (symmetric edge handling),
-applied as two matrix products.
+and OpenCV's bicubic differ by 0.3 dB or more, so this is written out: per axis, each output pixel
+is a weighted sum of ``taps`` input pixels, with indices and weights built exactly as MATLAB's
+``contributions`` (symmetric edge handling). The weights are banded (blocks of BLOCK outputs
+times the window of inputs they draw on), so time and memory grow linearly with the pixels; the
+output is made tile by tile in float64 from each tile's window of inputs, so no full-size float64
+copy of a large image is made.
 """
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 
 import torch
 
 from restora.errors import RestoraError
+
+BLOCK = 64  # output pixels per block of weights (small blocks waste few multiplications on zeros)
+TILE_ELEMENTS = 1 << 22  # float64 input values of one output tile, about (32 MB)
+TILE_SIDE = 4096  # output pixels along a tile's side at most (bounds its weights)
 
 
 def _cubic(x: torch.Tensor) -> torch.Tensor:
@@ -22,14 +28,15 @@ def _cubic(x: torch.Tensor) -> torch.Tensor:
             + (-0.5 * ax3 + 2.5 * ax2 - 4 * ax + 2) * ((ax > 1) & (ax <= 2)))
 
 
-@lru_cache(maxsize=64)
-def _weights(in_len: int, out_len: int, scale: float, antialias: bool) -> torch.Tensor:
-    """(out_len, in_len) float64 matrix of MATLAB's bicubic contributions."""
+def _contributions(in_len: int, outputs: range, scale: float, antialias: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """MATLAB's bicubic contributions of the output pixels ``outputs`` (0-based) along one axis:
+    input indices (outputs, taps) int64 in [0, in_len) and their weights (outputs, taps) float64,
+    each row summing to 1."""
     width = 4.0
     shrink_aa = scale < 1 and antialias
     if shrink_aa:
         width /= scale
-    x = torch.arange(1, out_len + 1, dtype=torch.float64)
+    x = torch.arange(outputs.start + 1, outputs.stop + 1, dtype=torch.float64)
     u = x / scale + 0.5 * (1 - 1 / scale)
     left = torch.floor(u - width / 2)
     taps = int(math.ceil(width)) + 2
@@ -38,10 +45,43 @@ def _weights(in_len: int, out_len: int, scale: float, antialias: bool) -> torch.
     w = scale * _cubic(dist * scale) if shrink_aa else _cubic(dist)
     w = w / w.sum(1, keepdim=True)
     mirror = torch.cat([torch.arange(in_len), torch.arange(in_len - 1, -1, -1)])
-    idx = mirror[(idx.long() - 1) % (2 * in_len)]
-    matrix = torch.zeros(out_len, in_len, dtype=torch.float64)
-    matrix.scatter_add_(1, idx, w)
-    return matrix
+    return mirror[(idx.long() - 1) % (2 * in_len)], w
+
+
+Band = tuple[torch.Tensor, torch.Tensor]  # see _band
+
+
+def _band(idx: torch.Tensor, w: torch.Tensor, in_len: int) -> Band:
+    """Contributions (idx, w), each (out, taps), as blocks of BLOCK output pixels, each drawing on a
+    window of ``span`` consecutive inputs: window starts (blocks,) int64 in [0, in_len - span] and
+    weights (blocks, BLOCK, span) float64 (rows past ``out`` are zero)."""
+    blocks, taps = -(-len(idx) // BLOCK), idx.shape[1]
+    pad = blocks * BLOCK - len(idx)
+    idx = torch.cat([idx, idx[-1:].expand(pad, -1)]).view(blocks, BLOCK, taps)
+    w = torch.cat([w, w.new_zeros(pad, taps)]).view(blocks, BLOCK, taps)
+    low = idx.amin((1, 2))
+    span = int((idx.amax((1, 2)) - low).max()) + 1
+    starts = low.clamp(max=in_len - span)
+    weights = w.new_zeros(blocks, BLOCK, span).scatter_add_(2, idx - starts[:, None, None], w)
+    return starts, weights
+
+
+def _resize_axis(x: torch.Tensor, band: Band, dim: int, out_len: int) -> torch.Tensor:
+    """float64 x resized along ``dim`` to ``out_len`` by the weights of :func:`_band`: one batched
+    matrix product of each block's weights with its window of inputs."""
+    starts, weights = band
+    moved = x.movedim(dim, 0)
+    flat = moved.reshape(moved.shape[0], -1)
+    windows = flat[starts[:, None] + torch.arange(weights.shape[2])]  # (blocks, span, rest)
+    out = torch.bmm(weights, windows).view(-1, flat.shape[1])[:out_len]
+    return out.view(out_len, *moved.shape[1:]).movedim(0, dim)
+
+
+def _window(in_len: int, outputs: range, scale: float, antialias: bool) -> tuple[int, int, Band]:
+    """The inputs [low, high) that ``outputs`` draw on along one axis, and their :func:`_band`."""
+    idx, w = _contributions(in_len, outputs, scale, antialias)
+    low, high = int(idx.min()), int(idx.max()) + 1
+    return low, high, _band(idx - low, w, high - low)
 
 
 def scaled_size(size: tuple[int, int], scale: float) -> tuple[int, int]:
@@ -50,11 +90,13 @@ def scaled_size(size: tuple[int, int], scale: float) -> tuple[int, int]:
 
 
 def imresize(x: torch.Tensor, scale: float | None = None, size: tuple[int, int] | None = None,
-             antialias: bool = True) -> torch.Tensor:
+             antialias: bool = True, out: torch.Tensor | None = None) -> torch.Tensor:
     """Resize (C, H, W) or (N, C, H, W) like MATLAB ``imresize(x, scale, 'bicubic')``.
 
     Give ``scale`` (output side = ceil(side * scale)) or ``size`` = (H, W). Values are not
-    clipped (bicubic overshoots slightly); callers clip or quantise as their protocol says.
+    clipped (bicubic overshoots slightly); callers clip or quantise as their protocol says. The
+    result has x's dtype, or is written into ``out`` (a tensor of the result's shape, such as part
+    of a larger buffer) and returned; the arithmetic is float64, tile by tile.
     """
     h, w = x.shape[-2:]
     if size is None:
@@ -66,11 +108,31 @@ def imresize(x: torch.Tensor, scale: float | None = None, size: tuple[int, int] 
         scales = (size[0] / h, size[1] / w)
     if min(size) < 1:
         raise RestoraError(f"resize to {size[1]}x{size[0]} leaves no pixels")
-    dtype = x.dtype
-    out = x.double()
-    # MATLAB resizes the dimension with the larger shrink first (order by scale)
-    for dim in sorted((0, 1), key=lambda d: scales[d]):
-        n_in = (h, w)[dim]
-        m = _weights(n_in, size[dim], scales[dim], antialias)
-        out = torch.einsum("oi,...ij->...oj", m, out) if dim == 0 else torch.einsum("oi,...ji->...jo", m, out)
-    return out.to(dtype)
+    # MATLAB resizes the dimension with the larger shrink first (order by scale); the output is
+    # made in tiles, each from the window of inputs it draws on
+    first, second = (-2, -1) if scales[1] >= scales[0] else (-1, -2)
+    size1, size2 = size[first], size[second]
+    per_output = max(1, x[..., 0, 0].numel()) * max(1.0, x.shape[first] / size1) * max(1.0, x.shape[second] / size2)
+    tile2 = _tile_side(size2, TILE_ELEMENTS / (per_output * min(size1, TILE_SIDE)))
+    tile1 = _tile_side(size1, TILE_ELEMENTS / (per_output * tile2))
+    shape = (*x.shape[:-2], *size)
+    if out is None:
+        out = x.new_empty(shape)
+    elif out.shape != shape:
+        raise ValueError(f"imresize writes {tuple(shape)}, out is {tuple(out.shape)}")
+    for start1 in range(0, size1, tile1):
+        outputs1 = range(start1, min(start1 + tile1, size1))
+        low1, high1, band1 = _window(x.shape[first], outputs1, scales[first], antialias)
+        rows = x.narrow(first, low1, high1 - low1)
+        for start2 in range(0, size2, tile2):
+            outputs2 = range(start2, min(start2 + tile2, size2))
+            low2, high2, band2 = _window(x.shape[second], outputs2, scales[second], antialias)
+            across = _resize_axis(rows.narrow(second, low2, high2 - low2).double(), band1, first, len(outputs1))
+            tile = out.narrow(first, start1, len(outputs1)).narrow(second, start2, len(outputs2))
+            tile.copy_(_resize_axis(across, band2, second, len(outputs2)))
+    return out
+
+
+def _tile_side(length: int, budget: float) -> int:
+    """Output pixels along one axis of a tile: ``budget`` within [BLOCK, TILE_SIDE], at most ``length``."""
+    return min(length, TILE_SIDE, max(BLOCK, int(budget)))

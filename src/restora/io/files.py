@@ -32,11 +32,16 @@ def plan_outputs(inputs: list[str | Path], out: str | Path, suffix: str | None =
     """Pair every input image with its output path.
 
     One input file and an ``out`` with an image suffix: ``out`` is that file. Otherwise ``out`` is a
-    folder and the input tree is mirrored under it. ``suffix`` (e.g. ".png") replaces the extension.
-    No output may be an input.
+    folder and the input tree is mirrored under it; for one input file, an ``out`` with another
+    suffix that is not a folder already is an error (a mistyped format, not a folder to create).
+    ``suffix`` (e.g. ".png") replaces the extension. No output may be an input.
     """
     images = list_images(inputs)
     out = Path(out)
+    one_file = len(inputs) == 1 and Path(inputs[0]).is_file()
+    if one_file and out.suffix and out.suffix.lower() not in IMAGE_SUFFIXES and not out.is_dir():
+        raise RestoraError(f"{out}: unknown image format '{out.suffix}' (use one of "
+                           f"{', '.join(sorted(IMAGE_SUFFIXES))}, or an existing folder)")
     single_file = len(images) == 1 and out.suffix.lower() in IMAGE_SUFFIXES and not out.is_dir()
     if len(images) > 1 and out.suffix.lower() in IMAGE_SUFFIXES and not out.is_dir():
         raise RestoraError(f"{out}: {len(images)} inputs need an output folder, not a file name")

@@ -14,13 +14,18 @@ import torch
 from PIL import Image as PILImage
 from PIL import ImageOps, UnidentifiedImageError
 
+from restora import reporting
 from restora.errors import RestoraError
 from restora.io.atomic import atomic_path
 
 DEFAULT_MAX_PIXELS = 100_000_000
-_SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF",
+SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF",
                  ".webp": "WEBP", ".bmp": "BMP"}
 _SIXTEEN_BIT_MODES = {"I;16", "I;16B", "I;16L", "I;16N", "I"}
+_SIXTEEN_BIT_FORMATS = ("PNG", "TIFF")
+_ALPHA_FORMATS = ("PNG", "TIFF", "WEBP")
+TIFF_MAGIC = (b"II*\0", b"MM\0*")
+QUANTISE_VALUES = 1 << 22  # samples converted to integers at a time when writing (bounds float copies)
 
 
 @dataclass
@@ -49,10 +54,12 @@ class Image:
         return tuple(self.data.shape[1:])
 
     def with_data(self, data: torch.Tensor, alpha: torch.Tensor | None = None) -> "Image":
-        """Same metadata, new pixels; alpha is kept when it still fits, else replaced by ``alpha``."""
+        """Same metadata, new pixels (clipped to [0, 1]; not copied when within it already); alpha is kept
+        when it still fits, else replaced by ``alpha``."""
         if alpha is None and self.alpha is not None and self.alpha.shape[1:] == data.shape[1:]:
             alpha = self.alpha
-        return replace(self, data=data.clamp(0, 1), alpha=alpha)
+        low, high = torch.aminmax(data)
+        return replace(self, data=data if low >= 0 and high <= 1 else data.clamp(0, 1), alpha=alpha)
 
     @classmethod
     def from_array(cls, array: np.ndarray, source: str | None = None) -> "Image":
@@ -68,11 +75,22 @@ class Image:
         return cls(data=data.contiguous(), alpha=alpha, bits=bits, source=source)
 
 
+def peek_size(path: str | os.PathLike) -> tuple[int, int] | None:
+    """(width, height) from the file's header without decoding it; None when Pillow cannot open it."""
+    try:
+        with PILImage.open(path) as pil:
+            return pil.size
+    except (OSError, SyntaxError, ValueError, PILImage.DecompressionBombError):
+        return None
+
+
 def read_image(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Image:
     """Decode ``path`` into an :class:`Image`, applying EXIF orientation.
 
-    Accepts gray, gray+alpha, RGB, RGBA, palette, CMYK and 16-bit files. Raises RestoraError
-    (one line, naming the file) for missing, unreadable, truncated, empty or too large images.
+    Accepts gray, gray+alpha, RGB, RGBA, palette, CMYK, 16-bit and floating-point files (floats
+    outside [0, 1] are scaled into it, with a note; they are written back as 16 bits). Raises
+    RestoraError (one line, naming the file) for missing, unreadable, truncated, empty or too large
+    images, and for TIFFs of an unsupported type (saying which).
     """
     path = Path(path)
     if not path.is_file():
@@ -95,12 +113,67 @@ def read_image(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIX
     except PILImage.DecompressionBombError as exc:
         raise RestoraError(f"{path}: too many pixels ({exc})") from None
     except UnidentifiedImageError:
-        raise RestoraError(f"{path}: not an image file Pillow can read") from None
+        if not _is_tiff(path):
+            raise RestoraError(f"{path}: not an image file Pillow can read") from None
+        array, icc = _read_tiff(path, max_pixels), None
     except (OSError, SyntaxError, ValueError) as exc:
         raise RestoraError(f"{path}: cannot decode image ({exc})") from None
-    image = Image.from_array(array, source=str(path))
+    floating = array.dtype.kind == "f"
+    image = Image.from_array(_to_unit_range(array, path) if floating else array, source=str(path))
     image.icc = icc
+    if floating:  # more than 8 bits of precision: written back as 16 bits
+        image.bits = 16
     return image
+
+
+def _is_tiff(path: Path) -> bool:
+    with path.open("rb") as f:
+        return f.read(4) in TIFF_MAGIC
+
+
+def _read_tiff(path: Path, max_pixels: int | None) -> np.ndarray:
+    """A TIFF Pillow cannot decode (floating-point colour, 64-bit samples, ...), read with tifffile:
+    (H, W[, C]) with C <= 4, uint8, uint16 or floating point; RestoraError naming what is
+    unsupported otherwise."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            series = tif.series[0]
+            sizes = dict(zip(series.axes, series.shape))
+            width, height = sizes.get("X", 0), sizes.get("Y", 0)
+            if max_pixels and width * height > max_pixels:
+                raise RestoraError(f"{path}: {width}x{height} is {width * height / 1e6:.0f} megapixels, "
+                                   f"over the limit of {max_pixels / 1e6:.0f} (raise it with --max-pixels)")
+            array = series.asarray()
+    except (OSError, ValueError) as exc:  # tifffile.TiffFileError is a ValueError
+        raise RestoraError(f"{path}: a TIFF that cannot be decoded ({exc})") from None
+    if series.axes in ("SYX", "CYX"):  # planar samples first
+        array = np.moveaxis(array, 0, -1)
+    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] <= 4)):
+        raise RestoraError(f"{path}: a TIFF of shape {array.shape} (axes {series.axes}) is not a single gray, "
+                           "gray+alpha, RGB or RGBA image: unsupported")
+    if array.dtype.kind != "f" and array.dtype not in (np.uint8, np.uint16):
+        raise RestoraError(f"{path}: a TIFF of {array.dtype} samples: unsupported type (8- or 16-bit unsigned "
+                           "integer or floating-point samples are read)")
+    return array
+
+
+def _to_unit_range(array: np.ndarray, path: Path) -> np.ndarray:
+    """Floating-point samples as float32 in [0, 1]: as they are when within [0, 1], else divided by
+    their maximum; non-finite and negative values become 0. Each change is noted."""
+    array = array.astype(np.float32)
+    finite = np.isfinite(array)
+    if not finite.all():
+        reporting.note(f"{path}: {int((~finite).sum())} non-finite samples set to 0")
+        array = np.where(finite, array, np.float32(0))
+    low, high = float(array.min(initial=0)), float(array.max(initial=0))
+    if low < 0:
+        reporting.note(f"{path}: floating-point samples down to {low:.4g}: negative values set to 0")
+    if high > 1:
+        reporting.note(f"{path}: floating-point samples up to {high:.4g}: divided by {high:.4g} into [0, 1]")
+        array = array / np.float32(high)
+    return np.clip(array, 0, 1)
 
 
 def _read_16bit_colour(path: Path) -> np.ndarray:
@@ -115,14 +188,15 @@ def _read_16bit_colour(path: Path) -> np.ndarray:
 
 
 def _to_array(pil: PILImage.Image) -> np.ndarray:
-    """Pillow image to an (H, W[, C]) uint8 or uint16 array with gray, gray+alpha, RGB or RGBA."""
+    """Pillow image to an (H, W[, C]) uint8, uint16 or (mode 'F') float32 array with gray, gray+alpha,
+    RGB or RGBA."""
     if pil.mode in _SIXTEEN_BIT_MODES:
         array = np.asarray(pil).astype(np.int64)
         if pil.mode == "I" and array.max(initial=0) <= 255:
             return array.astype(np.uint8)
         return np.clip(array, 0, 65535).astype(np.uint16)
-    if pil.mode in ("F",):
-        return np.clip(np.asarray(pil), 0, 255).astype(np.uint8)
+    if pil.mode == "F":
+        return np.asarray(pil)
     if pil.mode == "1":
         pil = pil.convert("L")
     elif pil.mode == "P":
@@ -134,16 +208,29 @@ def _to_array(pil: PILImage.Image) -> np.ndarray:
     return np.asarray(pil)
 
 
-def to_pil(image: Image) -> PILImage.Image:
-    """The Pillow image to save: 8-bit L/LA/RGB/RGBA, or 16-bit gray as 'I;16'.
+def _quantised(image: Image, bits: int) -> np.ndarray:
+    """Data and alpha as an (H, W, C) uint8 or uint16 array (clipped, rounded to nearest, ties to
+    even), converted a few rows at a time so no full-size float copy is made."""
+    planes = [image.data] + ([image.alpha] if image.alpha is not None else [])
+    channels = sum(plane.shape[0] for plane in planes)
+    height, width = image.size
+    out = np.empty((height, width, channels), np.uint8 if bits == 8 else np.uint16)
+    rows = max(1, QUANTISE_VALUES // (width * channels))
+    for top in range(0, height, rows):
+        block = torch.cat([plane[:, top:top + rows] for plane in planes]).permute(1, 2, 0)
+        out[top:top + rows] = block.clamp(0, 1).mul_(2**bits - 1).round_().numpy()
+    return out
 
-    16-bit colour is written through OpenCV-free numpy packing by :func:`write_image`.
+
+def to_pil(image: Image, bits: int | None = None) -> PILImage.Image:
+    """The Pillow image to save: 8-bit L/LA/RGB/RGBA, or 16-bit gray as 'I;16' when ``bits`` (default:
+    the image's) is 16 and the image is one gray channel.
+
+    16-bit colour is written through OpenCV by :func:`write_image`.
     """
-    data = image.data if image.alpha is None else torch.cat([image.data, image.alpha])
-    array = data.clamp(0, 1).permute(1, 2, 0).numpy()
-    if image.bits == 16 and image.alpha is None and image.channels == 1:
-        return PILImage.fromarray(np.round(array[:, :, 0] * 65535).astype(np.uint16))
-    array8 = np.round(array * 255).astype(np.uint8)
+    if (image.bits if bits is None else bits) == 16 and image.alpha is None and image.channels == 1:
+        return PILImage.fromarray(_quantised(image, 16)[:, :, 0])
+    array8 = _quantised(image, 8)
     mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[array8.shape[2]]
     return PILImage.fromarray(array8[:, :, 0] if mode == "L" else array8, mode)
 
@@ -152,28 +239,34 @@ def write_image(image: Image, path: str | os.PathLike, overwrite: bool = False, 
     """Write ``image`` to ``path`` atomically (temporary file in the same folder, then rename).
 
     Refuses to replace an existing file unless ``overwrite``, and never writes over the image's
-    own source file. 16-bit input is written as 16-bit PNG/TIFF; other formats get 8 bits.
+    own source file. 16-bit input is written as 16-bit PNG/TIFF; other formats get 8 bits, and JPEG
+    and BMP drop alpha (each loss is noted). RestoraError naming the path when it cannot be written.
     """
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix not in _SAVE_FORMATS:
+    if suffix not in SAVE_FORMATS:
         raise RestoraError(f"{path}: unsupported output format '{suffix or '(none)'}' "
-                           f"(use one of {', '.join(sorted(_SAVE_FORMATS))})")
+                           f"(use one of {', '.join(sorted(SAVE_FORMATS))})")
     if image.source and path.exists() and path.resolve() == Path(image.source).resolve():
         raise RestoraError(f"{path}: refusing to write over the input file")
     if path.exists() and not overwrite:
         raise RestoraError(f"{path}: exists already (pass --overwrite to replace it)")
-    fmt = _SAVE_FORMATS[suffix]
+    fmt = SAVE_FORMATS[suffix]
+    lost = [what for what, dropped in (("its alpha channel", image.alpha is not None and fmt not in _ALPHA_FORMATS),
+                                       ("16 bits per sample", image.bits == 16 and fmt not in _SIXTEEN_BIT_FORMATS))
+            if dropped]
+    if lost:
+        reporting.note(f"{path}: {fmt} cannot store {' or '.join(lost)}; "
+                       f"written without {'them' if lost[1:] else 'it'}")
     with atomic_path(path) as tmp:
-        if image.bits == 16 and fmt in ("PNG", "TIFF") and not (image.channels == 1 and image.alpha is None):
+        if image.bits == 16 and fmt in _SIXTEEN_BIT_FORMATS and not (image.channels == 1 and image.alpha is None):
             _write_16bit_colour(image, tmp, fmt)
         else:
-            pil = to_pil(image)
-            kwargs = {"icc_profile": image.icc} if image.icc else {}
-            if fmt == "JPEG":
+            pil = to_pil(image, image.bits if fmt in _SIXTEEN_BIT_FORMATS else 8)
+            if image.alpha is not None and fmt not in _ALPHA_FORMATS:
                 pil = pil.convert("RGB" if image.channels == 3 else "L")
-                kwargs["quality"] = quality
-            elif fmt == "WEBP":
+            kwargs = {"icc_profile": image.icc} if image.icc else {}
+            if fmt in ("JPEG", "WEBP"):
                 kwargs["quality"] = quality
             pil.save(tmp, format=fmt, **kwargs)
     return path
@@ -183,13 +276,12 @@ def _write_16bit_colour(image: Image, tmp: Path, fmt: str) -> None:
     """16-bit RGB(A)/gray+alpha: Pillow cannot write these, OpenCV can (BGR order)."""
     import cv2
 
-    data = image.data if image.alpha is None else torch.cat([image.data, image.alpha])
-    array = np.round(data.clamp(0, 1).permute(1, 2, 0).numpy() * 65535).astype(np.uint16)
+    array = _quantised(image, 16)
     if array.shape[2] == 2:  # gray + alpha has no 16-bit form: widen to RGBA
         array = np.concatenate([array[:, :, :1]] * 3 + [array[:, :, 1:]], axis=2)
     array = array[:, :, [2, 1, 0] + ([3] if array.shape[2] == 4 else [])]
     ext = ".png" if fmt == "PNG" else ".tif"
     ok, buf = cv2.imencode(ext, array)
     if not ok:
-        raise RestoraError(f"{tmp}: OpenCV could not encode a 16-bit {fmt}")
+        raise OSError(f"OpenCV could not encode a 16-bit {fmt}")  # atomic_path names the file
     tmp.write_bytes(buf.tobytes())

@@ -78,7 +78,7 @@ class Restorer:
 
     def __call__(self, image: Image, **inputs) -> Image:
         """Restore an :class:`Image`; alpha is kept, or bicubic-resized when the size changes."""
-        out = self.restore(image.data, **inputs).clamp(0, 1)
+        out = self.restore(image.data, **inputs)  # with_data clips it (without a copy when within [0, 1])
         alpha = image.alpha
         if alpha is not None and alpha.shape[1:] != out.shape[1:]:
             alpha = imresize(alpha, size=tuple(out.shape[1:])).clamp(0, 1)

@@ -55,7 +55,10 @@ class BM3D(Denoiser):
         arr = _to_hwc(x).astype(np.float64)
         if sigma == 0:
             return x.clone()
-        out = bm3d.bm3d(arr[:, :, 0], sigma / 255) if x.shape[0] == 1 else bm3d.bm3d_rgb(arr, sigma / 255)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = bm3d.bm3d(arr[:, :, 0], sigma / 255) if x.shape[0] == 1 else bm3d.bm3d_rgb(arr, sigma / 255)
+        if not np.isfinite(out).all():  # CBM3D divides by each opponent channel's range: 0 on gray or one-colour RGB
+            out = np.stack([bm3d.bm3d(arr[:, :, c], sigma / 255) for c in range(3)], axis=2)
         return from_hwc(np.clip(out, 0, 1))
 
 

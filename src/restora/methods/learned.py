@@ -2,7 +2,9 @@
 
 Each zoo entry names its ``method``; a method groups the weights that differ only in what input
 they serve (gray or colour, a scale), and picks the right one per image. Inference runs in
-overlapping tiles (bounded memory, no seams) and optionally as the x8 ensemble. Upscalers are
+overlapping tiles (bounded memory, no seams) and optionally as the x8 ensemble, on torch or on
+ONNX Runtime (option ``backend``, restora.zoo.onnx: the same results within 1e-4; by default ONNX
+Runtime for FASTER_ON_ONNXRUNTIME when it is installed). Upscalers are
 luma models: see :class:`LearnedUpscaler` and SCALE_POLICY for scales without a model.
 :func:`restorer_for_net` wraps a network in training the same way, so validation during training
 runs exactly the inference that ``restora bench`` measures.
@@ -10,26 +12,49 @@ runs exactly the inference that ``restora bench`` measures.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from functools import lru_cache
 from itertools import combinations_with_replacement, count
 from math import prod
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
 from restora.color import rgb_to_ycbcr, ycbcr_to_rgb
 from restora.degrade import imresize
 from restora.degrade.resize import scaled_size
+from restora.errors import RestoraError
 from restora.methods.base import Option, Restorer, register_provider
 from restora.methods.tasks import SCALE_POLICY, Denoiser, Upscaler
 from restora.methods.tiling import run_ensemble, run_tiled
 from restora.zoo import load_shipped, shipped_models
+from restora.zoo import onnx
+
+
+@dataclass(frozen=True)
+class Choice(Option):
+    """A text option that takes one of ``choices``."""
+
+    choices: tuple[str, ...] = ()
+
+    def check(self, value: Any) -> str:
+        value = super().check(value)
+        if value not in self.choices:
+            raise RestoraError(f"option {self.name}={value} is not one of {', '.join(self.choices)}")
+        return value
+
 
 RUN_OPTIONS = (
     Option("tile", int, 512, "tile side in input pixels (bounds memory)", 64, 8192),
     Option("overlap", int, 32, "tile overlap margin in input pixels", 0, 256),
     Option("ensemble", bool, False, "average the 8 flips/rotations (slower, slightly better)"),
+    Choice("backend", str, "auto", "inference engine: torch, onnxruntime (pip install 'restora[onnx]'; the same "
+           "output within 1e-4), or auto: onnxruntime for the methods faster there, when installed",
+           choices=("auto", "torch", "onnxruntime")),
 )
+# The methods that run faster on ONNX Runtime (benchmarks/results/onnx_speed.md): backend=auto runs
+# them there when restora[onnx] is installed, every other on torch.
+FASTER_ON_ONNXRUNTIME = frozenset({"compact-sr", "unet-denoiser"})
 
 
 LEARNED_BASES: dict[str, type[Restorer]] = {}
@@ -51,6 +76,18 @@ class LearnedMixin:
     @staticmethod
     def net(entry: dict[str, Any]) -> torch.nn.Module:
         return entry["net"] if "net" in entry else load_shipped(entry["name"])
+
+    @classmethod
+    def runner(cls, entry: dict[str, Any], backend: str) -> Callable[..., torch.Tensor]:
+        """The network of ``entry`` as a function of CPU batches on ``backend`` (see :func:`channels_last`
+        and restora.zoo.onnx.onnx_runner)."""
+        if backend == "auto":
+            backend = "onnxruntime" if cls.name in FASTER_ON_ONNXRUNTIME and onnx.available() else "torch"
+        if backend == "torch":
+            return channels_last(cls.net(entry))
+        if "net" in entry:
+            raise RestoraError("backend onnxruntime runs zoo models only, not a network in training")
+        return onnx.onnx_runner(entry["name"])
 
     @staticmethod
     def run(fn, x: torch.Tensor, scale: int, tile: int, overlap: int, ensemble: bool) -> torch.Tensor:
@@ -79,11 +116,11 @@ class LearnedDenoiser(LearnedMixin, Denoiser):
     options = RUN_OPTIONS
 
     @torch.no_grad()
-    def denoise(self, x, sigma, tile=512, overlap=32, ensemble=False):
+    def denoise(self, x, sigma, tile=512, overlap=32, ensemble=False, backend="auto"):
         channels = x.shape[0]
         colour = [e for e in self.entries if e["channels"] == channels]
         entry = colour[0] if colour else self.entries[0]
-        net = channels_last(self.net(entry))
+        net = self.runner(entry, backend)
         level = torch.tensor([sigma / 255])
         x_in = x if entry["channels"] == channels else x.mean(0, keepdim=True).expand(entry["channels"], -1, -1)
         y = self.run(lambda t: net(t, level), x_in, 1, tile, overlap, ensemble)
@@ -108,25 +145,31 @@ class LearnedUpscaler(LearnedMixin, Upscaler):
     options = RUN_OPTIONS
 
     @torch.no_grad()
-    def upscale(self, x, scale, tile=512, overlap=32, ensemble=False):
+    def upscale(self, x, scale, tile=512, overlap=32, ensemble=False, backend="auto"):
         """x (C, H, W) in [0, 1], C = 1 or 3 -> (C, ceil(H*scale), ceil(W*scale)) in [0, 1]."""
         ycbcr = rgb_to_ycbcr(x.expand(3, -1, -1))
-        luma = self.upscale_luma(ycbcr[:1], scale, tile, overlap, ensemble)
-        size = luma.shape[1:]
-        # gray input has constant neutral chroma: nothing to resize
-        chroma = imresize(ycbcr[1:], size=size) if x.shape[0] == 3 else ycbcr[1:, :1, :1].expand(-1, *size)
-        rgb = ycbcr_to_rgb(torch.cat([luma, chroma])).clamp(0, 1)
+        luma = self.upscale_luma(ycbcr[:1], scale, tile, overlap, ensemble, backend)
+        out = luma.new_empty(3, *luma.shape[1:])  # YCbCr, made RGB in place: the one output-size buffer
+        out[:1] = luma
+        del luma
+        if x.shape[0] == 3:
+            imresize(ycbcr[1:], size=tuple(out.shape[1:]), out=out[1:])
+        else:  # gray input has constant neutral chroma: nothing to resize
+            out[1:] = ycbcr[1:, :1, :1]
+        rgb = ycbcr_to_rgb(out, in_place=True).clamp_(0, 1)
         return rgb if x.shape[0] == 3 else rgb[:1]
 
-    def upscale_luma(self, y: torch.Tensor, scale: float, tile: int, overlap: int, ensemble: bool) -> torch.Tensor:
+    def upscale_luma(self, y: torch.Tensor, scale: float, tile: int, overlap: int, ensemble: bool,
+                     backend: str = "auto") -> torch.Tensor:
         """Y (1, H, W) in [16, 235]/255 -> (1, ceil(H*scale), ceil(W*scale)) by the model passes."""
         by_scale = {int(e["scale"]): e for e in self.entries}
         size = scaled_size(tuple(y.shape[1:]), scale)
         for s in model_passes(scale, list(by_scale)):
-            net = self.net(by_scale[s])
+            entry = by_scale[s]
             # a net that upsamples first holds s^2 times the activations: cap its tiles at 1024 output pixels
-            side = min(tile, max(1024 // s, 4 * overlap + 1)) if getattr(net, "upsamples_first", False) else tile
-            y = self.run(channels_last(net), y, s, side, overlap, ensemble)
+            side = (min(tile, max(1024 // s, 4 * overlap + 1)) if getattr(self.net(entry), "upsamples_first", False)
+                    else tile)
+            y = self.run(self.runner(entry, backend), y, s, side, overlap, ensemble)
         return y if tuple(y.shape[1:]) == size else imresize(y, size=size)
 
 

@@ -20,17 +20,34 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from restora.degrade import MASKS, kernel_from_spec, make_mask
 from restora.errors import RestoraError
 from restora.methods.base import Option, Restorer
 
 
+MIN_ESTIMATE_SIDE = 8  # pixels per side the noise estimate needs (a smaller wavelet band is noise itself)
+MIN_SIDE = 32  # denoisers and inpainters get smaller images edge-padded to this (BM3D blocks, network levels)
+
+
+def edge_padded(x: torch.Tensor, side: int = MIN_SIDE, mode: str = "replicate") -> torch.Tensor:
+    """x (C, H, W) grown at the bottom and right to at least side x side, by repeating its last row
+    and column (``mode="constant"``: zeros); x itself when it is that large already."""
+    h, w = x.shape[-2:]
+    if min(h, w) >= side:
+        return x
+    return F.pad(x[None], (0, max(0, side - w), 0, max(0, side - h)), mode=mode)[0]
+
+
 def estimate_sigma(x: torch.Tensor) -> float:
     """Noise level on the 0-255 scale from the finest wavelet band (Donoho's MAD estimator,
-    scikit-image), averaged over channels."""
+    scikit-image), averaged over channels. RestoraError for images under 8x8 pixels."""
     from skimage.restoration import estimate_sigma as sk_estimate
 
+    if min(x.shape[-2:]) < MIN_ESTIMATE_SIDE:
+        raise RestoraError(f"a {x.shape[-1]}x{x.shape[-2]} image is too small to estimate its noise level "
+                           f"(at least {MIN_ESTIMATE_SIDE}x{MIN_ESTIMATE_SIDE} pixels); give the noise level")
     arr = x.permute(1, 2, 0).numpy().astype(np.float64)
     return float(np.mean(sk_estimate(arr, channel_axis=-1, average_sigmas=False))) * 255
 
@@ -88,7 +105,8 @@ class Denoiser(Restorer):
             sigma = estimate_sigma(x)
         if not 0 <= sigma <= 255:
             raise RestoraError(f"sigma {sigma} is outside [0, 255]")
-        return self.denoise(x, float(sigma), **self.check_options(options))
+        h, w = x.shape[-2:]
+        return self.denoise(edge_padded(x), float(sigma), **self.check_options(options))[:, :h, :w]
 
     def denoise(self, x: torch.Tensor, sigma: float, **options) -> torch.Tensor:
         raise NotImplementedError
@@ -116,7 +134,8 @@ class Inpainter(Restorer):
         if mask.shape[-2:] != x.shape[-2:]:
             raise RestoraError(f"mask is {mask.shape[-1]}x{mask.shape[-2]}, image is {x.shape[-1]}x{x.shape[-2]}")
         mask = (mask.reshape(1, *x.shape[-2:]) > 0.5).float()
-        out = self.inpaint(x, mask, **self.check_options(options))
+        h, w = x.shape[-2:]
+        out = self.inpaint(edge_padded(x), edge_padded(mask, mode="constant"), **self.check_options(options))[:, :h, :w]
         return x * (1 - mask) + out * mask if self.keeps_known else out
 
     def inpaint(self, x: torch.Tensor, mask: torch.Tensor, **options) -> torch.Tensor:
@@ -130,8 +149,13 @@ class Deblurrer(Restorer):
         if kernel is None:
             raise RestoraError("deblurring needs a blur kernel (e.g. --kernel gaussian:2)")
         if kernel.dim() != 2 or kernel.shape[0] > x.shape[-2] or kernel.shape[1] > x.shape[-1]:
-            raise RestoraError(f"kernel of shape {tuple(kernel.shape)} does not fit the image")
-        return self.deblur(x, kernel / kernel.sum(), **self.check_options(options))
+            raise RestoraError(f"kernel of shape {tuple(kernel.shape)} does not fit the "
+                               f"{x.shape[-1]}x{x.shape[-2]} image")
+        total = float(kernel.sum())
+        if kernel.min() < -1e-6 or abs(total - 1) > 1e-3:
+            raise RestoraError(f"a blur kernel is non-negative and sums to 1 (this one sums to {total:.4g}"
+                               f"{', with negative values' if kernel.min() < -1e-6 else ''})")
+        return self.deblur(x, kernel.clamp(min=0) / kernel.clamp(min=0).sum(), **self.check_options(options))
 
     def deblur(self, x: torch.Tensor, kernel: torch.Tensor, **options) -> torch.Tensor:
         raise NotImplementedError

@@ -5,16 +5,19 @@
 tile's output is weighted 0 on its outer ``overlap/2`` pixels (where the network sees the tile
 edge) and then rises linearly over ``overlap`` pixels, so the two tiles cross-fade over
 ``overlap`` pixels and no seam shows; a network whose receptive radius is within
-``overlap/2`` gives exactly the one-pass result. Only one tile's activations exist at a time, which bounds memory: the output and its
-weight map are the only full-size buffers.
+``overlap/2`` gives exactly the one-pass result. A tile is ``tile`` x ``tile`` input pixels; on
+an image thinner than that it spans the thin side and grows along the other to the same area.
+Only one tile's activations exist at a time, which bounds memory: the output and its weight map
+(float32) are the only full-size buffers. Each finished tile is reported to restora.reporting.
 """
 from __future__ import annotations
 
+from itertools import product
 from typing import Callable
 
 import torch
 
-from restora import dihedral
+from restora import dihedral, reporting
 
 Fn = Callable[[torch.Tensor], torch.Tensor]
 
@@ -40,30 +43,41 @@ def _ramp(n: int, overlap: int, lead: bool, trail: bool) -> torch.Tensor:
     return w
 
 
+def _tile_shape(h: int, w: int, tile: int) -> tuple[int, int]:
+    """(height, width) of the tiles for an (h, w) image: tile x tile, the thin side of a thinner
+    image whole and the other side as long as keeps the area."""
+    if h < tile:
+        return h, min(w, tile * tile // h)
+    if w < tile:
+        return min(h, tile * tile // w), w
+    return tile, tile
+
+
 @torch.no_grad()
 def run_tiled(fn: Fn, x: torch.Tensor, scale: int = 1, tile: int = 512, overlap: int = 32) -> torch.Tensor:
+    """x (1, C, H, W) -> fn over overlapping tiles, blended (see the module docstring):
+    (1, C', H*scale, W*scale) in fn's dtype."""
     h, w = x.shape[-2:]
-    if h <= tile and w <= tile:
+    th, tw = _tile_shape(h, w, tile)
+    if (th, tw) == (h, w):
         return fn(x)
     if tile <= 4 * overlap:
         raise ValueError(f"tile {tile} must exceed four times the overlap {overlap}")
-    stride = tile - 2 * overlap
     out = weight = None
-    tops, lefts = _starts(h, tile, stride), _starts(w, tile, stride)
-    for top in tops:
-        for left in lefts:
-            th, tw = min(tile, h), min(tile, w)
-            y = fn(x[..., top:top + th, left:left + tw])
-            if out is None:
-                out = torch.zeros(*y.shape[:2], h * scale, w * scale, dtype=y.dtype)
-                weight = torch.zeros(1, 1, h * scale, w * scale, dtype=y.dtype)
-            wy = _ramp(th * scale, overlap * scale, top > 0, top + th < h)
-            wx = _ramp(tw * scale, overlap * scale, left > 0, left + tw < w)
-            win = (wy[:, None] * wx[None, :]).to(y.dtype)
-            region = (..., slice(top * scale, (top + th) * scale), slice(left * scale, (left + tw) * scale))
-            out[region] += y * win
-            weight[region] += win
-    return out / weight
+    tops, lefts = _starts(h, th, th - 2 * overlap), _starts(w, tw, tw - 2 * overlap)
+    for done, (top, left) in enumerate(product(tops, lefts), 1):
+        y = fn(x[..., top:top + th, left:left + tw])
+        if out is None:
+            out = torch.zeros(*y.shape[:2], h * scale, w * scale, dtype=y.dtype)
+            weight = torch.zeros(1, 1, h * scale, w * scale, dtype=y.dtype)
+        wy = _ramp(th * scale, overlap * scale, top > 0, top + th < h)
+        wx = _ramp(tw * scale, overlap * scale, left > 0, left + tw < w)
+        win = (wy[:, None] * wx[None, :]).to(y.dtype)
+        region = (..., slice(top * scale, (top + th) * scale), slice(left * scale, (left + tw) * scale))
+        out[region] += y * win
+        weight[region] += win
+        reporting.progress(done, len(tops) * len(lefts), "tiles")
+    return out.div_(weight)
 
 
 @torch.no_grad()

@@ -63,18 +63,14 @@ class FFDNet(Denoiser):
         return (xp - noise)[..., :x.shape[-2], :x.shape[-1]]
 
 
-@register_net("unet-denoiser")
-class UNetDenoiser(Denoiser):
-    """A compact residual U-Net for CPU speed (DRUNet-like, smaller): 2x pixel-unshuffle in, three
-    scales of residual blocks (width, 2 width, 4 width) joined by strided convs and
-    pixel-shuffle upsampling with additive skips, noise-level map as input. Most of the compute
-    runs at 1/16 and 1/64 of the pixels, so the receptive field is large and the cost small."""
+class ResUNetTrunk:
+    """The trunk of restora's compact residual U-Nets, mixed into an nn.Module: three scales of
+    residual blocks (width, 2 width, 4 width) joined by strided convs and pixel-shuffle upsampling
+    with additive skips. ``trunk`` maps (N, cin, h, w), h and w multiples of 4, to (N, cout, h, w)."""
 
-
-    def __init__(self, channels: int = 1, width: int = 32, blocks: int = 2):
-        super().__init__(channels)
+    def build_trunk(self, cin: int, cout: int, width: int, blocks: int) -> None:
         w1, w2, w3 = width, 2 * width, 4 * width
-        self.head = conv(4 * channels + 1, w1)
+        self.head = conv(cin, w1)
         self.enc1 = nn.Sequential(*[ResBlock(w1) for _ in range(blocks)])
         self.down1 = nn.Conv2d(w1, w2, 2, stride=2)
         self.enc2 = nn.Sequential(*[ResBlock(w2) for _ in range(blocks)])
@@ -84,14 +80,28 @@ class UNetDenoiser(Denoiser):
         self.dec2 = nn.Sequential(*[ResBlock(w2) for _ in range(blocks)])
         self.up1 = nn.Sequential(conv(w2, 4 * w1, 1), nn.PixelShuffle(2))
         self.dec1 = nn.Sequential(*[ResBlock(w1) for _ in range(blocks)])
-        self.tail = conv(w1, 4 * channels)
+        self.tail = conv(w1, cout)
 
-    def forward(self, x, sigma):
-        xp, inputs = with_level_map(x, sigma, 8)
+    def trunk(self, inputs: torch.Tensor) -> torch.Tensor:
         s1 = self.enc1(self.head(inputs))
         s2 = self.enc2(self.down1(s1))
         mid = self.mid(self.down2(s2))
         d2 = self.dec2(self.up2(mid) + s2)
-        d1 = self.dec1(self.up1(d2) + s1)
-        noise = F.pixel_shuffle(self.tail(d1), 2)
+        return self.tail(self.dec1(self.up1(d2) + s1))
+
+
+@register_net("unet-denoiser")
+class UNetDenoiser(ResUNetTrunk, Denoiser):
+    """A compact residual U-Net for CPU speed (DRUNet-like, smaller): 2x pixel-unshuffle in, the
+    three-scale residual trunk (ResUNetTrunk), noise-level map as input, the noise predicted. Most
+    of the compute runs at 1/16 and 1/64 of the pixels, so the receptive field is large and the cost
+    small."""
+
+    def __init__(self, channels: int = 1, width: int = 32, blocks: int = 2):
+        super().__init__(channels)
+        self.build_trunk(4 * channels + 1, 4 * channels, width, blocks)
+
+    def forward(self, x, sigma):
+        xp, inputs = with_level_map(x, sigma, 8)
+        noise = F.pixel_shuffle(self.trunk(inputs), 2)
         return (xp - noise)[..., :x.shape[-2], :x.shape[-1]]

@@ -21,14 +21,16 @@ from typing import Any, Callable, get_args, get_origin, get_type_hints
 
 import yaml
 
+from restora.degrade import MASKS as DEGRADE_MASKS
 from restora.errors import RestoraError
 from restora.train.data import COLOR_MODES, source_repeat
 from restora.train.objectives import get_objective
 from restora.train.optim import LOSSES, OPTIMIZERS, SCHEDULES
 
-DEGRADATIONS = ("noise", "downscale")
+DEGRADATIONS = ("noise", "downscale", "mask")
 NOISE_SIGMA = 25.0  # the noise level of a noise degradation that states none
 VAL_SIGMAS = (15.0, 25.0, 50.0)  # its validation noise levels
+MASKS = ("center", "boxes", "strokes")  # the mask kinds a mask degradation draws from, and validates on
 
 
 class _Mismatch(Exception):
@@ -51,9 +53,13 @@ _SCALARS = {bool: "true or false", int: "an integer", str: "a string"}
 
 
 def _convert(value: Any, hint: Any) -> Any:
-    """``value`` as the type ``hint``: bool, int, float, str, dict[str, Any], or numbers (list[float],
-    or tuple[float, float] from a list of two). Anything else raises _Mismatch."""
+    """``value`` as the type ``hint``: bool, int, float, str, dict[str, Any], names (list[str]) or
+    numbers (list[float], or tuple[float, float] from a list of two). Anything else raises _Mismatch."""
     origin, args = get_origin(hint), get_args(hint)
+    if origin is list and args == (str,):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise _Mismatch("a list of names")
+        return list(value)
     if origin in (list, tuple):
         expected = _Mismatch("a list of numbers" if origin is list else f"a list of {len(args)} numbers")
         if not isinstance(value, list) or (origin is tuple and len(value) != len(args)):
@@ -149,11 +155,15 @@ class DataSpec:
 class DegradationSpec:
     """``degradation``: the damage a restoration network learns to undo. ``noise``: Gaussian, of
     level ``sigma`` (0-255 scale; one value, or [lo, hi] drawn per patch; held as (lo, hi)),
-    validated at each of ``val_sigmas``; ``downscale``: MATLAB bicubic by ``scale``."""
+    validated at each of ``val_sigmas``; ``downscale``: MATLAB bicubic by ``scale``; ``mask``: holes of
+    a kind drawn per patch from ``masks`` (restora.degrade.MASKS; list a kind twice to draw it twice as
+    often), validated on each of ``val_masks``."""
     kind: str = _choice(MISSING, DEGRADATIONS)
     sigma: tuple[float, float] | None = field(default=None, metadata={"parse": _sigma_range})  # noise: NOISE_SIGMA
     val_sigmas: list[float] | None = None  # noise: VAL_SIGMAS
     scale: int | None = None  # the recipe's scale
+    masks: list[str] | None = None  # mask: MASKS
+    val_masks: list[str] | None = None  # mask: MASKS
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -334,6 +344,12 @@ def _resolved_degradation(degradation: DegradationSpec, scale: int | None) -> De
     if degradation.kind == "noise":
         degradation = replace(degradation, sigma=_or(degradation.sigma, (NOISE_SIGMA, NOISE_SIGMA)),
                               val_sigmas=_or(degradation.val_sigmas, list(VAL_SIGMAS)))
+    if degradation.kind == "mask":
+        degradation = replace(degradation, masks=_or(degradation.masks, list(MASKS)),
+                              val_masks=_or(degradation.val_masks, list(MASKS)))
+        unknown = sorted(set(degradation.masks + degradation.val_masks) - set(DEGRADE_MASKS))
+        if unknown:
+            raise RestoraError(f"recipe: unknown mask kind {', '.join(unknown)} (use {', '.join(DEGRADE_MASKS)})")
     return replace(degradation, scale=scale)
 
 

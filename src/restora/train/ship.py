@@ -83,7 +83,8 @@ def ship(run_dir: Path, name: str, method: str, summary: str, priority: int = 10
     return add_model(weights, entry, text + ("\n" + notes.read_text() if notes else ""), zoo)
 
 
-_PROTOCOLS = {"denoise": "denoising", "denoise-digits": "denoising", "upscale": "super-resolution"}
+_PROTOCOLS = {"denoise": "denoising", "denoise-digits": "denoising", "upscale": "super-resolution",
+              "inpaint": "inpainting"}
 
 
 def _card(entry: dict, run: Run, hardware: str, benchmark: str, kwargs: str, net) -> str:
@@ -149,8 +150,8 @@ def _stage_lines(stages: list[tuple[str, dict, list[dict]]]) -> list[str]:
 
 
 def _settings(row: dict) -> list[str]:
-    """The validation settings (sigma15, x3, ...) of a log row, in order."""
-    return sorted({k[5:] for k in row if k.startswith("psnr_")}, key=lambda s: float(s.strip("sigmax")))
+    """The validation settings (sigma15, x3, center, ...) of a log row, in the order validation ran them."""
+    return [k[5:] for k in row if k.startswith("psnr_")]
 
 
 def _val_rows(rows: list[dict]) -> list[dict]:

@@ -21,6 +21,7 @@ one of another size than the image is resized to it (nearest neighbour) with a w
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 from contextlib import asynccontextmanager
@@ -34,6 +35,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
 
+from restora import reporting
 from restora.degrade import read_mask
 from restora.errors import RestoraError
 from restora.io import read_image, write_image
@@ -236,7 +238,7 @@ def _parse_options(text: str, task: str, restorer) -> tuple[dict[str, Any], dict
     """The ``options`` JSON -> (task inputs such as sigma or kernel, checked as the task table says and
     limited to their safe values; checked method options)."""
     try:
-        given = json.loads(text or "{}")
+        given = json.loads(text or "{}", parse_constant=_finite, parse_float=_finite)
     except json.JSONDecodeError:
         raise RestoraError(f"options must be a JSON object such as {{\"sigma\": 25}}, not {text[:80]!r}") from None
     if not isinstance(given, dict):
@@ -259,6 +261,36 @@ def _parse_options(text: str, task: str, restorer) -> tuple[dict[str, Any], dict
             raise RestoraError(f"bad {spec.name} '{str(value)[:40]}': {spec.help}")
         inputs[spec.name] = value
     return inputs, restorer.check_options(given)
+
+
+def _finite(text: str) -> float:
+    """A JSON number as a float; NaN, Infinity (which Python's json accepts) and overflowing numbers
+    such as 1e999 are refused."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise RestoraError(f"options hold {text[:40]}, which is not a finite number")
+    return value
+
+
+class _JobReporter(reporting.Listener):
+    """A job's reports: its method's progress moves the job from 0.1 to 0.9 (the first loop's
+    steps; the job's progress never goes back), its notes become the job's warnings."""
+
+    def __init__(self, job: Job, hide: dict[str, str]) -> None:
+        self.job, self.hide = job, hide
+
+    def progress(self, done: int, total: int, unit: str) -> None:
+        self.job.advance(0.1 + 0.8 * done / total)
+
+    def note(self, message: str) -> None:
+        self.job.warnings.append(_hidden(message, self.hide))
+
+
+def _hidden(message: str, hide: dict[str, str]) -> str:
+    """``message`` with each key of ``hide`` (a server path) replaced by its value (a name to show)."""
+    for private, shown in hide.items():
+        message = message.replace(private, shown)
+    return message
 
 
 def _save_checked(upload: UploadFile, path: Path, label: str, settings: Settings) -> tuple[int, int]:
@@ -292,23 +324,26 @@ def _save_checked(upload: UploadFile, path: Path, label: str, settings: Settings
 def _restore_work(restorer, inputs: dict[str, Any], options: dict[str, Any], image_path: Path,
                   mask_path: Path | None, label: str, max_pixels: int):
     """The job function: decode, resolve the task inputs (restora.methods.tasks), restore, write the
-    PNG. Progress 0.1 decoded, 0.9 restored."""
+    PNG. Progress 0.1 decoded, 0.9 restored, and in between the method's own (:class:`_JobReporter`)."""
+    hide = {str(image_path): label, **({str(mask_path): "the mask"} if mask_path else {})}  # no server paths shown
+
     def work(job: Job, out: Path) -> None:
-        try:
-            image = read_image(image_path, max_pixels=max_pixels)
-            given = dict(inputs)
-            if mask_path is not None:
-                given[MASK] = read_mask(mask_path, *image.size, fit=True)
-            task_inputs, notes = TASKS[restorer.task].resolve(given, image.data)
-            job.warnings.extend(notes)
-        except RestoraError as exc:
-            raise RestoraError(str(exc).replace(str(image_path), label).replace(str(mask_path), "the mask")) from None
-        job.advance(0.1)
-        job.check_cancelled()
-        restored = restorer(image, **task_inputs, **options)
-        job.advance(0.9)
-        job.check_cancelled()
-        write_image(replace(restored, source=None), out, overwrite=True)
+        with reporting.listening(_JobReporter(job, hide)):
+            try:
+                image = read_image(image_path, max_pixels=max_pixels)
+                given = dict(inputs)
+                if mask_path is not None:
+                    given[MASK] = read_mask(mask_path, *image.size, fit=True)
+                task_inputs, notes = TASKS[restorer.task].resolve(given, image.data)
+                job.warnings.extend(notes)
+            except RestoraError as exc:
+                raise RestoraError(_hidden(str(exc), hide)) from None
+            job.advance(0.1)
+            job.check_cancelled()
+            restored = restorer(image, **task_inputs, **options)
+            job.advance(0.9)
+            job.check_cancelled()
+            write_image(replace(restored, source=None), out, overwrite=True)
     return work
 
 

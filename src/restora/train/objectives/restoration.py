@@ -8,7 +8,7 @@ from typing import Any, TYPE_CHECKING
 import torch
 import torch.nn as nn
 
-from restora.degrade import imresize
+from restora.degrade import apply_mask, imresize, make_mask
 from restora.errors import RestoraError
 from restora.methods import TASKS
 from restora.methods.learned import restorer_for_net
@@ -45,16 +45,17 @@ def warm_start(net: nn.Module, path: Path) -> None:
 
 class Degradation:
     """On-the-fly damage for supervised pairs, as a recipe's degradation section says: ``noise`` of a
-    level drawn per patch (uniform in ``sigma_range``), or ``downscale`` by ``scale`` (MATLAB bicubic,
-    8-bit LR). ``task`` is the task whose protocol validates it, ``val_settings`` the settings."""
+    level drawn per patch (uniform in ``sigma_range``), ``downscale`` by ``scale`` (MATLAB bicubic,
+    8-bit LR), or ``mask``: holes (filled white) of a kind drawn per patch from ``masks``. ``task`` is
+    the task whose protocol validates it, ``val_settings`` the settings."""
 
-    TASKS = {"noise": "denoise", "downscale": "upscale"}
+    TASKS = {"noise": "denoise", "downscale": "upscale", "mask": "inpaint"}
 
     def __init__(self, spec: DegradationSpec):
         self.kind, self.scale = spec.kind, spec.scale
-        self.sigma_range, self.val_sigmas = spec.sigma, spec.val_sigmas
+        self.sigma_range, self.masks = spec.sigma, spec.masks
         self.task = self.TASKS[self.kind]
-        self.val_settings = list(self.val_sigmas) if self.kind == "noise" else [self.scale]
+        self.val_settings = {"noise": spec.val_sigmas, "downscale": [spec.scale], "mask": spec.val_masks}[self.kind]
 
     def make(self, clean: torch.Tensor, gen: torch.Generator) -> tuple[tuple, torch.Tensor]:
         """clean (N, C, H, W) -> (network inputs, target)."""
@@ -63,6 +64,12 @@ class Degradation:
             sigma = (torch.rand(clean.shape[0], generator=gen) * (hi - lo) + lo) / 255
             noisy = clean + torch.randn(clean.shape, generator=gen) * sigma.view(-1, 1, 1, 1)
             return (noisy, sigma), clean
+        if self.kind == "mask":
+            n, _, h, w = clean.shape
+            kinds = torch.randint(len(self.masks), (n,), generator=gen).tolist()
+            seeds = torch.randint(2**31 - 1, (n,), generator=gen).tolist()
+            mask = torch.stack([make_mask(self.masks[k], h, w, seed=s) for k, s in zip(kinds, seeds)])
+            return (apply_mask(clean, mask), mask), clean
         lr = (imresize(clean, 1 / self.scale).clamp(0, 1) * 255).round() / 255
         return (lr,), clean
 

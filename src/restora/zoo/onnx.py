@@ -1,0 +1,149 @@
+"""The zoo's restoration models as ONNX graphs, run by ONNX Runtime (the extra ``restora[onnx]``).
+
+A graph takes ``x`` (N, C, H, W) float32 in [0, 1] and, for a denoiser, ``sigma`` (N,) on the 0-1
+scale, and gives ``y`` (N, C, H*scale, W*scale) float32, unclamped: batch, height and width are
+dynamic. It is made by torch's TorchScript exporter (``dynamo=False``) from a trace of the net's
+contract example (``net.example()``, sides that are not multiples of 8), so the reflect padding of a
+net that needs sides in multiples of 8 is in the graph, computed from the input's shape. (The
+dynamo exporter of torch 2.13 refuses that padding with dynamic sides.) Every export is checked
+against torch at a second size; a net whose forward builds tensors from the input size in Python
+(srcnn: the MATLAB bicubic weights of restora.degrade.imresize) is frozen at the traced size and
+refused with a RestoraError.
+
+Graphs are cached in ``$RESTORA_CACHE/onnx`` (default ``~/.cache/restora/onnx``), one file per
+weight file content, torch version and opset, ``NAME-<sha256 prefix>.onnx``, written on first use
+(after changing a network's code but not its weights, delete the folder). Sessions use
+``torch.get_num_threads()`` threads, so ``OMP_NUM_THREADS`` (or ``torch.set_num_threads``) sets
+the threads of both backends.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+from functools import lru_cache
+from importlib import import_module
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from restora.errors import RestoraError
+from restora.io import atomic_path
+from restora.zoo import load_shipped, shipped_models, zoo_root
+
+EXPORTED_TASKS = ("denoise", "upscale")
+OPSET = 17
+TOLERANCE = 1e-4  # max abs difference from torch on [0, 1] values that an export must keep
+
+
+def require(module: str) -> Any:
+    """Import ``module`` (onnx or onnxruntime); RestoraError telling how to install it when missing."""
+    try:
+        return import_module(module)
+    except ImportError:
+        raise RestoraError(f"{module} is not installed (pip install 'restora[onnx]')") from None
+
+
+def available() -> bool:
+    """Whether onnx and onnxruntime are installed."""
+    try:
+        require("onnx"), require("onnxruntime")
+    except RestoraError:
+        return False
+    return True
+
+
+def restoration_entry(name: str) -> dict[str, Any]:
+    """The active zoo's entry of the denoise or upscale model ``name``."""
+    for entry in shipped_models():
+        if entry["name"] == name and entry["task"] in EXPORTED_TASKS:
+            return entry
+    raise RestoraError(f"no denoise or upscale model '{name}' to export (see `restora models`)")
+
+
+def weight_file(name: str) -> Path:
+    return zoo_root() / "weights" / restoration_entry(name)["file"]
+
+
+def cache_dir() -> Path:
+    """Where exported graphs are kept: ``$RESTORA_CACHE/onnx``, default ``~/.cache/restora/onnx``."""
+    return Path(os.environ.get("RESTORA_CACHE") or Path.home() / ".cache" / "restora") / "onnx"
+
+
+def export_onnx(name: str, path: str | Path) -> Path:
+    """Export the zoo model ``name`` to ``path`` (atomically) and check it against torch at a second
+    size; RestoraError if the graph does not follow the input size or differs by over TOLERANCE."""
+    require("onnx")
+    restoration_entry(name)
+    net = load_shipped(name)
+    example, _ = net.example()
+    names = ["x", "sigma"][:len(example)]
+    axes = {"x": {0: "batch", 2: "height", 3: "width"}, "sigma": {0: "batch"},
+            "y": {0: "batch", 2: "out_height", 3: "out_width"}}
+    path = Path(path)
+    with atomic_path(path) as tmp, torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter's notice
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)  # sizes read in Python: see the module doc
+        warnings.filterwarnings("ignore", "Constant folding")  # strided slices (pixel shuffle) stay as they are
+        torch.onnx.export(net, example, str(tmp), input_names=names, output_names=["y"], opset_version=OPSET,
+                          dynamic_axes={k: v for k, v in axes.items() if k in names + ["y"]}, dynamo=False)
+        _check(name, net, new_session(str(tmp), 1), example)
+    return path
+
+
+def _check(name: str, net: torch.nn.Module, session, example: tuple[torch.Tensor, ...]) -> None:
+    """Compare the session with ``net`` on a (1, C, 33, 41) input, a size unlike the traced one."""
+    x = torch.rand(1, example[0].shape[1], 33, 41, generator=torch.Generator().manual_seed(1))
+    inputs = (x, *(t[:1] for t in example[1:]))
+    want = net(*inputs)
+    got = session.run(None, {k: t.numpy() for k, t in zip(["x", "sigma"], inputs)})[0]
+    if got.shape != tuple(want.shape):
+        raise RestoraError(f"{name} does not export with dynamic sizes: its graph is frozen at the traced size "
+                           f"(gives {got.shape[-2]}x{got.shape[-1]} for 33x41, torch {want.shape[-2]}x{want.shape[-1]})"
+                           " because its forward builds tensors from the input size in Python")
+    error = (torch.from_numpy(got) - want).abs().max().item()
+    if error > TOLERANCE:
+        raise RestoraError(f"{name}: the ONNX graph differs from torch by {error:.2g} (over {TOLERANCE:g})")
+
+
+def onnx_file(name: str) -> Path:
+    """The cached ONNX graph of the zoo model ``name``, exported on first use."""
+    weights = weight_file(name)
+    path = cache_dir() / f"{name}-{_cache_key(weights, weights.stat().st_mtime_ns)}.onnx"
+    return path if path.is_file() else export_onnx(name, path)
+
+
+@lru_cache(maxsize=64)
+def _cache_key(weights: Path, mtime_ns: int) -> str:
+    """16 hex digits of the SHA-256 of the weight file, the torch version and the opset."""
+    return hashlib.sha256(weights.read_bytes() + f"torch {torch.__version__} opset {OPSET}".encode()).hexdigest()[:16]
+
+
+def onnx_runner(name: str) -> Callable[..., torch.Tensor]:
+    """The zoo model ``name`` on ONNX Runtime as a function of CPU batches, like the torch module:
+    (x (N, C, H, W) [, sigma (N,)]) -> y float32 (N, C, H*scale, W*scale)."""
+    path = onnx_file(name)
+    session = _session(str(path), path.stat().st_mtime_ns, torch.get_num_threads())
+    names = [i.name for i in session.get_inputs()]
+
+    def run(*tensors: torch.Tensor) -> torch.Tensor:
+        feeds = {k: t.detach().float().contiguous().numpy() for k, t in zip(names, tensors)}
+        return torch.from_numpy(session.run(None, feeds)[0])
+    return run
+
+
+@lru_cache(maxsize=16)
+def _session(path: str, mtime_ns: int, threads: int):
+    """The session of the graph at ``path`` as of ``mtime_ns`` (a replaced file gets a new one)."""
+    return new_session(path, threads)
+
+
+def new_session(path: str, threads: int):
+    """An ONNX Runtime CPU session of the graph at ``path`` with ``threads`` intra-op threads."""
+    ort = require("onnxruntime")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
