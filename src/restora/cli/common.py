@@ -81,9 +81,10 @@ def make_progress(show: bool = True) -> Progress:
 
 
 PROGRESS_EVERY_S = 10.0  # while one image takes longer, a progress line this often (terminal or not)
-# peak memory of a restoring process, estimated (benchmarks/memory.py, benchmarks/results/memory.md):
-# start-up and libraries, plus the larger of a cost per input pixel (deblur, the heaviest per input
-# pixel) and a cost per output pixel (upscaling)
+# Peak memory of a restoring process, estimated: start-up and libraries, plus the larger of a cost
+# per input pixel and one per output pixel. Measured at 24 MP (benchmarks/results/memory.md): wiener
+# 89 B per input pixel over start-up, the upscalers 19 per output pixel (the pnp deblurrer, about
+# 345 per pixel, is above this estimate).
 BASE_BYTES = 600_000_000
 BYTES_PER_INPUT_PIXEL = 100
 BYTES_PER_OUTPUT_PIXEL = 24
