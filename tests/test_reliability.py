@@ -263,6 +263,11 @@ def test_jpeg_drops_alpha_and_16_bits_with_one_warning_line(cli_inline, tmp_path
     assert result.returncode == 0
     assert result.stderr == "big.jpg: JPEG cannot store its alpha channel; written without it\n"
     assert read_u8(tmp_path / "big.jpg").shape == (32, 32, 3)
+    deep = photo(16, 16)[:, :, 0].astype(np.uint16) * 257
+    PILImage.fromarray(deep).save(tmp_path / "deep.png")
+    result = cli_inline("upscale", "deep.png", "-o", "deep.jpg", "--method", "bicubic")
+    assert result.stderr == "deep.jpg: JPEG cannot store 16 bits per sample; written without it\n"
+    assert np.abs(read_u8(tmp_path / "deep.jpg")[::2, ::2].astype(int) - deep // 257).mean() < 4  # not clipped
 
 
 # ---------- reading ----------
