@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from restora.degrade import imresize
 from restora.methods.base import Option
-from restora.methods.learned import LearnedMixin, channels_last, learned_base
+from restora.methods.learned import LearnedMixin, as_channels, channels_last, learned_base
 from restora.methods.tasks import Inpainter
 
 CONTEXT = 32
@@ -40,11 +40,10 @@ class LearnedInpainter(LearnedMixin, Inpainter):
     def inpaint(self, x, mask, work=512):
         if not mask.any():
             return x.clone()
-        channels = x.shape[0]
-        entry = next((e for e in self.entries if e["channels"] == channels), self.entries[0])
+        entry = self.entry_for(x.shape[0])
         net = channels_last(self.net(entry))
         rows, cols = hole_window(mask)
-        crop, hole = x[:, rows, cols].expand(entry["channels"], -1, -1), mask[:, rows, cols]
+        crop, hole = as_channels(x[:, rows, cols], entry["channels"]), mask[:, rows, cols]
         size = crop.shape[1:]
         shrink = max(size) > work
         if shrink:
@@ -54,8 +53,6 @@ class LearnedInpainter(LearnedMixin, Inpainter):
         filled = net(crop[None], hole[None])[0].clamp(0, 1)
         if shrink:
             filled = imresize(filled, size=size).clamp(0, 1)
-        if filled.shape[0] != channels:
-            filled = filled.mean(0, keepdim=True)
         out = x.clone()
-        out[:, rows, cols] = filled
+        out[:, rows, cols] = as_channels(filled, x.shape[0])
         return out

@@ -77,6 +77,10 @@ class LearnedMixin:
     def net(entry: dict[str, Any]) -> torch.nn.Module:
         return entry["net"] if "net" in entry else load_shipped(entry["name"])
 
+    def entry_for(self, channels: int) -> dict[str, Any]:
+        """The entry serving images of ``channels`` channels: the one of that many, else the first."""
+        return next((e for e in self.entries if e["channels"] == channels), self.entries[0])
+
     @classmethod
     def runner(cls, entry: dict[str, Any], backend: str) -> Callable[..., torch.Tensor]:
         """The network of ``entry`` as a function of CPU batches on ``backend`` (see :func:`channels_last`
@@ -99,6 +103,12 @@ class LearnedMixin:
         return y[0].clamp(0, 1)
 
 
+def as_channels(x: torch.Tensor, channels: int) -> torch.Tensor:
+    """x (C, H, W) with ``channels`` channels: as it is, or its channel mean repeated (colour to gray
+    and back for a model of the other kind)."""
+    return x if x.shape[0] == channels else x.mean(0, keepdim=True).expand(channels, -1, -1)
+
+
 def channels_last(net: torch.nn.Module):
     """``net`` as a function of a CPU batch, weights and input in channels-last memory (convolutions
     run 1.3-1.8x faster on a CPU) on the network's device; the output comes back as float32 on the CPU."""
@@ -117,14 +127,11 @@ class LearnedDenoiser(LearnedMixin, Denoiser):
 
     @torch.no_grad()
     def denoise(self, x, sigma, tile=512, overlap=32, ensemble=False, backend="auto"):
-        channels = x.shape[0]
-        colour = [e for e in self.entries if e["channels"] == channels]
-        entry = colour[0] if colour else self.entries[0]
+        entry = self.entry_for(x.shape[0])
         net = self.runner(entry, backend)
         level = torch.tensor([sigma / 255])
-        x_in = x if entry["channels"] == channels else x.mean(0, keepdim=True).expand(entry["channels"], -1, -1)
-        y = self.run(lambda t: net(t, level), x_in, 1, tile, overlap, ensemble)
-        return y if y.shape[0] == channels else y.mean(0, keepdim=True)
+        y = self.run(lambda t: net(t, level), as_channels(x, entry["channels"]), 1, tile, overlap, ensemble)
+        return as_channels(y, x.shape[0])
 
 
 def model_passes(scale: float, available: list[int]) -> tuple[int, ...]:

@@ -39,7 +39,7 @@ from restora import reporting
 from restora.degrade import read_mask
 from restora.errors import RestoraError
 from restora.io import read_image, write_image
-from restora.methods import TASKS, Option, get_method, list_methods
+from restora.methods import TASKS, get_method, list_methods
 from restora.web.jobs import Job, JobQueue, QueueFull
 from restora.web.schemas import (ErrorResponse, JobStatus, Limits, MethodInfo, MethodsResponse, OptionInfo,
                                   TaskInfo)
@@ -243,23 +243,23 @@ def _parse_options(text: str, task: str, restorer) -> tuple[dict[str, Any], dict
         raise RestoraError(f"options must be a JSON object such as {{\"sigma\": 25}}, not {text[:80]!r}") from None
     if not isinstance(given, dict):
         raise RestoraError("options must be a JSON object such as {\"sigma\": 25}")
-    task_inputs: tuple[Option, ...] = TASKS[task].inputs
-    allowed = [o.name for o in task_inputs + restorer.options]
+    spec = TASKS[task]
+    allowed = [o.name for o in spec.inputs + restorer.options]
     unknown = sorted(set(given) - set(allowed))
     if unknown:
         raise RestoraError(f"{task} with {restorer.name} has no option {', '.join(unknown)} "
                            f"(it takes: {', '.join(allowed) or 'none'})")
     inputs = {}
-    for spec in TASKS[task].inputs:
-        value = given.pop(spec.name, None)
+    for task_input in spec.inputs:
+        value = given.pop(task_input.name, None)
         if value is None or value == "":
-            if spec.required and spec.name != MASK:
-                raise RestoraError(f"{task} needs {spec.name} ({spec.help})")
+            if task_input.required and task_input.name != MASK:
+                raise RestoraError(f"{task} needs {task_input.name} ({task_input.help})")
             continue
-        value = spec.check(value)
-        if spec.safe and not spec.safe.match(str(value)):
-            raise RestoraError(f"bad {spec.name} '{str(value)[:40]}': {spec.help}")
-        inputs[spec.name] = value
+        value = task_input.check(value)
+        if task_input.safe and not task_input.safe.match(str(value)):
+            raise RestoraError(f"bad {task_input.name} '{str(value)[:40]}': {task_input.help}")
+        inputs[task_input.name] = value
     return inputs, restorer.check_options(given)
 
 
