@@ -7,7 +7,8 @@ For each size, a synthetic photo of that many megapixels (3:2, scikit-image's as
 with alternate tiles mirrored, so edges stay continuous) is written as PNG, then each task runs as
 ``restora TASK photo.png -o out.png ...`` in its own process: denoise (default method, sigma
 estimated), upscale x2 and x4 (default method), inpaint (telea, generated strokes mask), deblur
-(wiener, gaussian:2). The table gives the wall-clock seconds of the process (start-up, decoding
+(wiener, and the default method, both gaussian:2), dejpeg (default method, quality 30) and restore
+(default method, x1 and x2). The table gives the wall-clock seconds of the process (start-up, decoding
 and encoding included) and its peak resident memory (ru_maxrss of that child, from os.wait4; on
 Linux it starts from this process's own, a few hundred MB, so rows below that would be lost).
 """
@@ -34,6 +35,10 @@ RUNS = [  # (task, method (None: the task's default), setting, arguments)
     ("upscale", None, "x4", ["--scale", "4"]),
     ("inpaint", "telea", "strokes mask", ["--method", "telea", "--mask", "strokes"]),
     ("deblur", "wiener", "gaussian:2", ["--method", "wiener", "--kernel", "gaussian:2"]),
+    ("deblur", None, "gaussian:2", ["--kernel", "gaussian:2"]),
+    ("dejpeg", None, "quality 30", ["--quality", "30"]),
+    ("restore", None, "x1", []),
+    ("restore", None, "x2", ["--scale", "2"]),
 ]
 
 

@@ -23,9 +23,9 @@ LAYERS = [
     {"errors", "color", "dihedral", "registry", "reporting"},
     {"io"},
     {"degrade", "metrics"},
-    {"nets", "protocols"},
+    {"nets", "protocols", "augment"},
     {"zoo", "faces"},
-    {"methods", "generate"},
+    {"methods", "generate", "classify"},
     {"train", "bench"},
     {"cli", "web", "demo", "__init__", "__main__"},
 ]
@@ -116,7 +116,7 @@ def test_every_network_builds_with_its_defaults_and_maps_shapes(name):
 
 
 EXAMPLE_INPUTS = {"denoise": {"sigma": 25}, "upscale": {"scale": 2}, "inpaint": {"mask": "center"},
-                  "deblur": {"kernel": "gaussian:1"}}
+                  "deblur": {"kernel": "gaussian:1"}, "dejpeg": {"quality": 30}, "restore": {"scale": 2}}
 FAST_OPTIONS = {"gan-prior": {"iterations": 3, "starts": 2}}
 
 

@@ -72,9 +72,10 @@ def test_unknown_names_list_the_known_ones(tmp_path):
                                ("loss=l3", "loss must be one of l1, l2, charbonnier"),
                                ("degradation.kind=blur", "degradation.kind must be one of noise, downscale"),
                                ("data.color=cmyk", "data.color must be one of gray, rgb, y"),
-                               ("objective=diffusion", "unknown objective 'diffusion' (gan, restoration, vae)")):
+                               ("objective=diffusion", "unknown objective 'diffusion' (classification, gan, "
+                                                       "restoration, vae)")):
         assert error(tmp_path, DENOISE, [override]).startswith(expected), override
-    with pytest.raises(RestoraError, match=r"^recipe: unknown objective 'x' \(gan, restoration, vae\)$"):
+    with pytest.raises(RestoraError, match=r"^recipe: unknown objective 'x' \(classification, gan, restoration, vae\)$"):
         get_objective("x")
 
 

@@ -152,22 +152,60 @@ main(sys.argv[1:])
 """
 
 
-@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs Linux's /proc")
+needs_proc = pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs Linux's /proc")
+
+
+def peak_mb(*args) -> float:
+    """Peak resident memory in MB of ``restora ARGS`` in a process of its own (PEAK_MEMORY)."""
+    result = subprocess.run([sys.executable, "-c", PEAK_MEMORY, *map(str, args)], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    return int(result.stderr.split("VmHWM:")[1].split()[0]) / 1024
+
+
+def strip(path, height: int, width: int):
+    """Write a photo-like RGB strip (the astronaut and its mirror images, tiled) of that size; returns ``path``."""
+    tile = skdata.astronaut()
+    row = np.concatenate([tile, tile[:, ::-1]], 1)
+    block = np.concatenate([row, row[::-1]], 0)
+    PILImage.fromarray(np.tile(block, (height // 1024 + 1, width // 1024 + 1, 1))[:height, :width]).save(path)
+    return path
+
+
+@needs_proc
 def test_thin_images_upscale_in_memory_linear_in_pixels(tmp_path):
     """A 4x20000 and a 3x100000 strip upscaled x2 by MATLAB bicubic in a process that peaks under
     600 MB (about 300 MB of it imports; the dense resize weights alone needed 6.4 and 160 GB)."""
     (tmp_path / "strips").mkdir()
     for height, width in [(4, 20000), (3, 100000)]:
-        strip = np.tile(skdata.astronaut()[200:200 + height], (1, width // 512 + 1, 1))[:, :width]
-        PILImage.fromarray(strip).save(tmp_path / "strips" / f"{height}x{width}.png")
-    result = subprocess.run([sys.executable, "-c", PEAK_MEMORY, "upscale", str(tmp_path / "strips"), "-o",
-                             str(tmp_path / "big"), "--scale", "2", "--method", "bicubic"],
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    peak_kb = int(result.stderr.split("VmHWM:")[1].split()[0])
-    assert peak_kb / 1024 < 600
+        pixels = np.tile(skdata.astronaut()[200:200 + height], (1, width // 512 + 1, 1))[:, :width]
+        PILImage.fromarray(pixels).save(tmp_path / "strips" / f"{height}x{width}.png")
+    peak = peak_mb("upscale", tmp_path / "strips", "-o", tmp_path / "big", "--scale", "2", "--method", "bicubic")
+    assert peak < 600
     assert read_u8(tmp_path / "big" / "4x20000.png").shape == (8, 40000, 3)
     assert read_u8(tmp_path / "big" / "3x100000.png").shape == (6, 200000, 3)
+
+
+@needs_proc
+def test_learned_upscaling_x4_makes_the_output_without_float_copies(tmp_path, tiny_sr):
+    """Between a 200x1500 and a 200x6000 strip upscaled x4 by a (tiny) learned upscaler, peak memory
+    grows by 7-9 bytes per output pixel (the 8-bit result, and Pillow's copy of it when writing),
+    not the 17-19 it took when float copies of the output were made: the luma is made band by band
+    and each band quantised straight into the result."""
+    peaks = [peak_mb("upscale", strip(tmp_path / f"{height}.png", height, 200), "-o", tmp_path / f"{height}x4.bmp",
+                     "--scale", "4", "--method", tiny_sr) for height in (1500, 6000)]
+    assert (peaks[1] - peaks[0]) * 2**20 / (4500 * 200 * 16) < 12
+    assert read_u8(tmp_path / "6000x4.bmp").shape == (24000, 800, 3)
+
+
+@needs_proc
+def test_pnp_deblurs_in_tiles_of_bounded_memory(tmp_path):
+    """Between a 128x1000 and a 128x4000 strip deblurred by pnp (one iteration, tiles of 256), peak
+    memory grows by about 20 bytes per pixel, not the 700 it took in one piece (its float64 FFTs of
+    the whole padded photo)."""
+    peaks = [peak_mb("deblur", strip(tmp_path / f"{height}.png", height, 128), "-o", tmp_path / f"{height}d.png",
+                     "--kernel", "gaussian:2", "--opt", "iterations=1", "--opt", "tile=256") for height in (1000, 4000)]
+    assert (peaks[1] - peaks[0]) * 2**20 / (3000 * 128) < 100
 
 
 class Greedy(Denoiser):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from conftest import shared_data, tiny_sr_entries, to_tensor
@@ -14,7 +15,7 @@ from skimage import data as skdata
 from restora.bench import run_bench
 from restora.color import rgb_to_ycbcr, ycbcr_to_rgb
 from restora.degrade import imresize
-from restora.io import read_image
+from restora.io import Image, read_image, write_image
 from restora.methods import default_method, get_method
 from restora.methods.learned import model_passes
 from restora.metrics import psnr, to_y
@@ -89,6 +90,30 @@ def test_scales_without_a_model_chain_models_then_resize(tiny_sr, camera, scale,
     assert (out - chained).abs().mean() < 1e-3  # only pixels clipped between passes differ
 
 
+@pytest.mark.parametrize("kind", ["rgb", "gray", "rgba", "gray16", "rgb16"])
+def test_quantised_results_are_the_float_results_written(tiny_sr, kind, tmp_path, monkeypatch):
+    """Upscaled with ``quantise`` (as the command line does: band by band straight into the integers
+    written) an image writes the very file its float result writes: at a scale with a model (tiles
+    of 72, bands of a few rows), one chaining two and one resizing, with strength."""
+    from restora.methods import learned
+
+    monkeypatch.setattr(learned, "BAND_VALUES", 3000)
+    pixels = skdata.astronaut()[100:250, 150:280]  # 150x130
+    array = {"rgb": pixels, "gray": pixels[:, :, 1], "rgba": np.dstack([pixels, pixels[:, :, :1]]),
+             "gray16": pixels[:, :, 1].astype(np.uint16) * 257 + 3, "rgb16": pixels.astype(np.uint16) * 251}[kind]
+    image = Image.from_array(array)
+    method = get_method("upscale", tiny_sr)
+    for scale, options in [(3, {}), (4, {"strength": 0.5}), (2.5, {})]:
+        quantised = method(image, quantise=True, scale=scale, tile=72, overlap=16, **options)
+        assert not quantised.data.is_floating_point()
+        floats = method(image, scale=scale, tile=72, overlap=16, **options)
+        written = [read_image(write_image(out, tmp_path / f"{name}.png", overwrite=True))
+                   for name, out in (("q", quantised), ("f", floats))]
+        assert torch.equal(written[0].data, written[1].data) and written[0].bits == written[1].bits
+        assert (written[0].alpha is None) == (kind != "rgba")
+        assert written[0].alpha is None or torch.equal(written[0].alpha, written[1].alpha)
+
+
 def test_scale_one_is_the_identity(tiny_sr, astronaut):
     assert (get_method("upscale", tiny_sr).restore(astronaut, scale=1) - astronaut).abs().max() < 1e-5
 
@@ -123,8 +148,8 @@ def test_nets_that_upsample_first_get_tiles_scaled_down(temp_zoo, monkeypatch):
                "card": "tiny-srcnn-x4.md", "arch": "srcnn", "channels": 1, "scale": 4, "priority": 1,
                "summary": "tiny test model", "net": build_net("srcnn", **kwargs), "kwargs": kwargs}])
     sides = []
-    real = learned.run_tiled
-    monkeypatch.setattr(learned, "run_tiled", lambda fn, t, scale, tile, overlap: sides.append(tile) or
+    real = learned.tiled_bands
+    monkeypatch.setattr(learned, "tiled_bands", lambda fn, t, scale, tile, overlap: sides.append(tile) or
                         real(fn, t, scale, tile, overlap))
     photo = to_tensor(skdata.astronaut()[:300, :300])
     tiled = get_method("upscale", "tiny-srcnn").restore(photo, scale=4, tile=400, overlap=16)

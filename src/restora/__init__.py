@@ -8,6 +8,8 @@ The Python API in one screen::
     big = restora.upscale(image, scale=3, method="bicubic")
     filled = restora.inpaint(image, mask="center")        # a mask tensor (1, H, W), kind or mask file
     sharp = restora.deblur(image, kernel="gaussian:2")    # a kernel tensor (kh, kw) or a spec
+    fixed = restora.dejpeg(restora.read_image("photo.jpg"))  # the quality read from the file
+    photo = restora.restore(image, scale=2, strength=0.8)  # JPEG repair, denoising, real-world upscaling
     faces = restora.sample("dcgan-faces", n=16, seed=0)   # (16, 3, 64, 64) in [0, 1] from a shipped generator
     restora.write_image(clean, "photo-clean.png")
 
@@ -42,7 +44,8 @@ def run(task: str, x: ImageLike, method: str | None = None, seed: int = 0, **inp
     options = {k: v for k, v in inputs_and_options.items() if k not in names}
     restorer = get_method(task, method)
     pixels = x.data if isinstance(x, Image) else x
-    inputs, _ = spec.resolve({k: v for k, v in inputs_and_options.items() if k in names}, pixels, seed)
+    inputs, _ = spec.resolve({k: v for k, v in inputs_and_options.items() if k in names}, pixels, seed,
+                             source=x if isinstance(x, Image) else None)
     if isinstance(x, Image):
         return restorer(x, **inputs, **options)
     return restorer.restore(x, **inputs, **options).clamp(0, 1)

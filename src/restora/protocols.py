@@ -12,6 +12,11 @@ in words, with the published figures they are compared with.
 - inpaint (mask kind): holes filled white, mask seed = seed + image index; full-image PSNR / SSIM.
 - deblur (kernel spec): blurred (reflected borders) + Gaussian noise sigma 1 (clipped), seed = seed +
   image index; full-image PSNR / SSIM.
+- dejpeg (quality q): the clean 8-bit image compressed by Pillow's libjpeg (the IJG encoder) at q,
+  gray as one channel, colour with 4:2:0 chroma; PSNR / SSIM on the full image.
+- restore (scale s): HR cropped to a multiple of s, degraded by restora.degrade.realistic (Real-ESRGAN's
+  two-stage blur, resize, noise and JPEG, down by s; generator seeded by the image's seed); PSNR /
+  SSIM on the BT.601 Y channel with an s-pixel border crop.
 - deblurring with Levin's kernels (:func:`circular_blur_case`, the IRCNN / DPIR tables): blurred
   circularly (the image wraps around) + Gaussian noise of a given sigma, neither clipped nor
   quantised; full-image PSNR / SSIM.
@@ -26,7 +31,8 @@ from typing import Any, Callable
 
 import torch
 
-from restora.degrade import apply_mask, blur, gaussian_noise, imresize, kernel_from_spec, make_mask
+from restora.degrade import apply_mask, blur, gaussian_noise, imresize, jpeg, kernel_from_spec, make_mask
+from restora.degrade.realistic import realistic
 from restora.errors import RestoraError
 from restora.io import list_images, read_image
 from restora.metrics import psnr, ssim
@@ -87,6 +93,19 @@ def _deblur_case(clean: torch.Tensor, spec: str, seed: int) -> Case:
     return Case(clean, gaussian_noise(blur(clean, kernel)[0], 1.0, seed), {"kernel": kernel})
 
 
+def _dejpeg_case(clean: torch.Tensor, quality: float, seed: int) -> Case:
+    return Case(clean, jpeg(clean, int(quality)), {"quality": int(quality)})
+
+
+def _restore_case(clean: torch.Tensor, scale: float, seed: int) -> Case:
+    s = int(scale)
+    if s != scale or s < 1:
+        raise RestoraError(f"the restore protocol takes integer scales from 1, not {scale:g}")
+    h, w = clean.shape[1:]
+    hr = clean[:, : h - h % s, : w - w % s]
+    return Case(hr, realistic(hr, s, torch.Generator().manual_seed(seed)), {"scale": s}, {"y": True, "crop": s})
+
+
 def circular_blur_case(clean: torch.Tensor, kernel: torch.Tensor, sigma: float, seed: int) -> Case:
     """Levin's-kernels deblurring protocol: circular blur by ``kernel`` (kh, kw), then Gaussian noise of
     ``sigma`` (0-255 scale), unclipped."""
@@ -101,7 +120,14 @@ PROTOCOLS: dict[str, Protocol] = {
                                        "pixels cropped"),
     "inpaint": Protocol(_inpaint_case, "holes filled white (seed per image); full image"),
     "deblur": Protocol(_deblur_case, "blurred + Gaussian noise sigma 1 (seed per image); full image"),
+    "restore": Protocol(_restore_case, "realistic damage (restora.degrade.realistic: blur, resize, noise, JPEG; "
+                                       "seed per image) down by `scale`; Y channel, border of `scale` cropped"),
+    "dejpeg": Protocol(_dejpeg_case, "clean 8-bit image saved as JPEG at the quality by Pillow's libjpeg (IJG), "
+                                     "colour with 4:2:0 chroma; full image"),
 }
+
+
+SCALED_TASKS = ("upscale", "restore")  # their setting is a scale: Set5-layout folders give each scale its HR images
 
 
 def protocol(task: str) -> Protocol:
@@ -111,10 +137,10 @@ def protocol(task: str) -> Protocol:
 
 
 def reference_paths(task: str, data: Path, setting: Any, limit: int | None = None, offset: int = 0) -> list[Path]:
-    """The reference images for one setting: ``data/image_SRF_s/*_HR.png`` for upscale in the Set5
-    layout, otherwise every image under ``data`` (sorted); ``limit`` of them after skipping ``offset``."""
-    if task == "upscale" and any(data.glob("image_SRF_*")):
-        s = integer_scale(setting)
+    """The reference images for one setting: ``data/image_SRF_s/*_HR.png`` for the tasks set by a
+    scale (SCALED_TASKS) in the Set5 layout, otherwise every image under ``data`` (sorted); ``limit`` of them after skipping ``offset``."""
+    if task in SCALED_TASKS and any(data.glob("image_SRF_*")):
+        s = integer_scale(max(2, setting))  # scale 1 (restore) reads the x2 folder's HR images
         paths = sorted((data / f"image_SRF_{s}").glob("*_HR.png"))
         if not paths:
             raise RestoraError(f"{data}: no image_SRF_{s}/*_HR.png for scale {s}")

@@ -51,3 +51,21 @@ def listening(listener: Listener) -> Iterator[Listener]:
         yield listener
     finally:
         _listener.reset(token)
+
+
+class _NotesOnly(Listener):
+    """Passes notes on to ``outer`` and drops progress."""
+
+    def __init__(self, outer: Listener) -> None:
+        self.outer = outer
+
+    def note(self, message: str) -> None:
+        self.outer.note(message)
+
+
+@contextmanager
+def inner_loop() -> Iterator[None]:
+    """Inside the block progress is not reported (notes are): for the loops inside each step of a
+    loop that reports its own progress."""
+    with listening(_NotesOnly(_listener.get())):
+        yield

@@ -77,7 +77,7 @@ def run_bench(task: str, data: str | Path, settings: list | None = None, methods
             if path not in cache:
                 cache[path] = read_reference(path)
             case = make_case(cache[path], setting, seed + index)
-            if task != "upscale":
+            if case.degraded.shape == case.clean.shape:  # the input is a baseline where it is comparable
                 tallies.setdefault((BASELINE, label), _Tally()).add(case.degraded, case, 0.0)
             for name, restorer, options in restorers:
                 if name not in skipped:

@@ -192,18 +192,19 @@ def _amount(size: float) -> str:
 
 def run_batch(inputs: list[Path], out: Path, step: Callable[[Image], Outputs], *, overwrite: bool = False,
               skip_existing: bool = False, max_pixels: int = DEFAULT_MAX_PIXELS, description: str = "working",
-              growth: float = 1.0) -> None:
+              growth: float = 1.0, lossless: bool = False) -> None:
     """Read every input image, run ``step`` on it and write its outputs.
 
     The plan (which input goes where) is checked before any work, and each image's memory need
-    (:func:`check_memory`; ``growth``: output pixels per input pixel) before it is decoded. A
+    (:func:`check_memory`; ``growth``: output pixels per input pixel) before it is decoded;
+    ``lossless``: JPEG inputs are written as PNG in a folder (see plan_outputs). A
     failure on one file, expected or not, is reported as one line naming the file and the batch
     goes on; RestoraError at the end if any failed. A single input's RestoraError is raised as it
     is (other exceptions too, with their traceback). Notes and progress go to stderr
     (:class:`FileReporter`). Existing outputs are skipped with ``skip_existing`` and never replaced
     without ``overwrite``.
     """
-    plan = plan_outputs(inputs, out)
+    plan = plan_outputs(inputs, out, lossless=lossless)
     failed = 0
     with make_progress(len(plan) > 1) as progress:
         bar = progress.add_task(description, total=len(plan))

@@ -1,4 +1,4 @@
-"""``restora export``: a shipped denoise or upscale model as an ONNX graph (restora.zoo.onnx)."""
+"""``restora export``: a shipped restoration model (denoise, upscale, dejpeg) as an ONNX graph (restora.zoo.onnx)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,7 +20,7 @@ def export(
                                                 show_default=False)] = None,
     overwrite: Overwrite = False,
 ) -> None:
-    r"""Export a denoise or upscale model as an ONNX graph (needs `pip install 'restora\[onnx]'`).
+    r"""Export a denoise, upscale or dejpeg model as an ONNX graph (needs `pip install 'restora\[onnx]'`).
 
     Inputs x (N, C, H, W) in \[0, 1] and, for a denoiser, sigma (N,) on the 0-1 scale; output y (N, C,
     H*scale, W*scale), unclamped; batch, height and width are dynamic."""

@@ -18,28 +18,33 @@ from restora.methods import TASKS, TaskSpec, get_method, list_methods
 
 Method = Annotated[Optional[str], typer.Option("--method", "-m", help="Method name (see `restora methods`); "
                                                "the task's default when omitted.", show_default=False)]
+Strength = Annotated[Optional[float], typer.Option("--strength", help="How much of the restoration "
+                     "to apply, 0 to 1 (learned methods; 0 gives back the input, an upscaler's bicubic "
+                     "enlargement). Default 1.", show_default=False)]
 Opts = Annotated[Optional[list[str]], typer.Option("--opt", help="Method option as name=value (repeatable).",
                                                    show_default=False)]
 
 
 def restore_batch(spec: TaskSpec, inputs: list[Path], out: Path, given: dict[str, Any], method: str | None,
                   opt: list[str] | None, seed: int = 0, overwrite: bool = False, skip_existing: bool = False,
-                  max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+                  max_pixels: int = DEFAULT_MAX_PIXELS, strength: float | None = None) -> None:
     """Run a task over a batch: ``given`` holds the task inputs as typed (None where absent), resolved
-    per image by the task table (estimates are reported). Method options are checked before the
-    first image."""
+    per image by the task table (what is read from the file or estimated is reported). Method
+    options (``strength`` is one) are checked before the first image."""
     restorer = get_method(spec.name, method)
     options = parse_options(opt)
+    if strength is not None:
+        options["strength"] = strength
     restorer.check_options(options)
 
     def step(image: Image) -> dict[str, Image]:
-        inputs, notes = spec.resolve(given, image.data, seed)
+        inputs, notes = spec.resolve(given, image.data, seed, source=image)
         for line in notes:
             note(f"{image.source}: {line}")
-        return {"": restorer(image, **inputs, **options)}
+        return {"": restorer(image, quantise=True, **inputs, **options)}  # written: integers will do
 
     run_batch(inputs, out, step, overwrite=overwrite, skip_existing=skip_existing, max_pixels=max_pixels,
-              description=spec.name, growth=float(given.get("scale") or 1) ** 2)
+              description=spec.name, growth=float(given.get("scale") or 1) ** 2, lossless=spec.lossless)
 
 
 def _task_command(spec: TaskSpec) -> None:
@@ -63,6 +68,7 @@ def _task_command(spec: TaskSpec) -> None:
         *([inspect.Parameter("seed", keyword, annotation=Seed, default=0)] if any(i.seeded for i in spec.inputs)
           else []),
         inspect.Parameter("method", keyword, annotation=Method, default=None),
+        inspect.Parameter("strength", keyword, annotation=Strength, default=None),
         inspect.Parameter("opt", keyword, annotation=Opts, default=None),
         inspect.Parameter("overwrite", keyword, annotation=Overwrite, default=False),
         inspect.Parameter("skip_existing", keyword, annotation=SkipExisting, default=False),

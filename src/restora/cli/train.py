@@ -31,7 +31,7 @@ def train(
     recipe_dict = load_recipe(recipe, set_ or [])
     folder = out or Path("runs") / recipe.stem
     last = run(recipe_dict, folder, resume=resume, progress=not quiet, recipe_file=recipe.as_posix())
-    shown = {k: round(float(v), 4) for k, v in last.items() if k in ("step", "loss", "psnr") and v not in ("", None)}
+    shown = {k: round(float(v), 4) for k, v in last.items() if k in ("step", "loss", "psnr", "accuracy") and v not in ("", None)}
     out_console.print(f"done: {folder} {shown}")
 
 

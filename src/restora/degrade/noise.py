@@ -31,6 +31,23 @@ def poisson_noise(x: torch.Tensor, peak: float = 30.0, seed: int | None = 0) -> 
     return (torch.poisson(x.clamp(0, 1) * peak, generator=g) / peak).clamp(0, 1)
 
 
+def poisson_gaussian(x: torch.Tensor, peak: float, sigma: float, seed: int | None = 0, gray: bool = False,
+                     clip: bool = True) -> torch.Tensor:
+    """Signal-dependent (camera) noise: Poisson(x * peak) / peak + N(0, (sigma/255)^2), of variance
+    x / peak + (sigma/255)^2 at level x; per channel, or with ``gray`` one noise drawn on the channel
+    mean and added to every channel (luminance noise). x (C, H, W) or (N, C, H, W) in [0, 1], the
+    same shape out, clipped to [0, 1] unless ``clip=False``."""
+    if not peak > 0:
+        raise RestoraError(f"poisson-gaussian peak {peak:g} must be positive")
+    if not 0 <= sigma <= 255:
+        raise RestoraError(f"sigma {sigma} is outside [0, 255]")
+    g = _generator(seed)
+    base = x.clamp(0, 1).mean(-3, keepdim=True) if gray else x.clamp(0, 1)
+    shot = torch.poisson(base * peak, generator=g) / peak - base
+    noisy = x + shot + torch.randn(base.shape, generator=g) * (sigma / 255.0)
+    return noisy.clamp(0, 1) if clip else noisy
+
+
 def salt_and_pepper(x: torch.Tensor, amount: float = 0.05, seed: int | None = 0, salt_ratio: float = 0.5,
                     white_pixels: int | None = None) -> torch.Tensor:
     """Set a fraction ``amount`` of pixel positions to white (``salt_ratio`` of them) or black.
@@ -55,12 +72,19 @@ def salt_and_pepper(x: torch.Tensor, amount: float = 0.05, seed: int | None = 0,
     return out
 
 
-
 def noise_from_spec(spec: str) -> Callable[[torch.Tensor, int | None], torch.Tensor]:
     """Parse noise as the CLI writes it into ``add(x, seed)``: ``gaussian:SIGMA`` (0-255 scale,
-    clipped), ``poisson:PEAK``, ``sp:AMOUNT`` (fraction of pixels) or ``white:COUNT`` (exactly COUNT
-    white pixels). ``add`` maps (C, H, W) or (N, C, H, W) in [0, 1] to the same shape in [0, 1]."""
+    clipped), ``poisson:PEAK``, ``pg:PEAK,SIGMA[,gray]`` (Poisson-Gaussian, see poisson_gaussian),
+    ``sp:AMOUNT`` (fraction of pixels) or ``white:COUNT`` (exactly COUNT white pixels). ``add`` maps (C, H, W) or (N, C, H, W) in [0, 1] to the same shape in [0, 1]."""
     name, _, arg = spec.partition(":")
+    if name == "pg":
+        values, gray = arg.split(","), arg.endswith(",gray")
+        try:
+            peak, sigma = (float(v) for v in values[:-1 if gray else None])
+        except ValueError:
+            pass
+        else:
+            return lambda x, seed: poisson_gaussian(x, peak, sigma, seed, gray=gray)
     try:
         value = float(arg)
     except ValueError:
@@ -73,4 +97,5 @@ def noise_from_spec(spec: str) -> Callable[[torch.Tensor, int | None], torch.Ten
         return lambda x, seed: salt_and_pepper(x, value, seed)
     if value is not None and name == "white" and value.is_integer():
         return lambda x, seed: salt_and_pepper(x, seed=seed, white_pixels=int(value))
-    raise RestoraError(f"bad noise '{spec}' (use gaussian:SIGMA, poisson:PEAK, sp:AMOUNT or white:COUNT)")
+    raise RestoraError(f"bad noise '{spec}' (use gaussian:SIGMA, poisson:PEAK, "
+                       "pg:PEAK,SIGMA[,gray], sp:AMOUNT or white:COUNT)")

@@ -90,13 +90,14 @@ def scaled_size(size: tuple[int, int], scale: float) -> tuple[int, int]:
 
 
 def imresize(x: torch.Tensor, scale: float | None = None, size: tuple[int, int] | None = None,
-             antialias: bool = True, out: torch.Tensor | None = None) -> torch.Tensor:
+             antialias: bool = True, out: torch.Tensor | None = None, rows: range | None = None) -> torch.Tensor:
     """Resize (C, H, W) or (N, C, H, W) like MATLAB ``imresize(x, scale, 'bicubic')``.
 
     Give ``scale`` (output side = ceil(side * scale)) or ``size`` = (H, W). Values are not
     clipped (bicubic overshoots slightly); callers clip or quantise as their protocol says. The
     result has x's dtype, or is written into ``out`` (a tensor of the result's shape, such as part
-    of a larger buffer) and returned; the arithmetic is float64, tile by tile.
+    of a larger buffer) and returned; the arithmetic is float64, tile by tile. ``rows``: only
+    these output rows (a band of the result, made from the input rows it draws on).
     """
     h, w = x.shape[-2:]
     if size is None:
@@ -111,24 +112,30 @@ def imresize(x: torch.Tensor, scale: float | None = None, size: tuple[int, int] 
     # MATLAB resizes the dimension with the larger shrink first (order by scale); the output is
     # made in tiles, each from the window of inputs it draws on
     first, second = (-2, -1) if scales[1] >= scales[0] else (-1, -2)
+    rows = range(size[0]) if rows is None else rows
+    if rows.step != 1 or not 0 <= rows.start < rows.stop <= size[0]:
+        raise ValueError(f"rows {rows} are not a band of the {size[0]} output rows")
+    spans = {-2: rows, -1: range(size[1])}  # the outputs made along each axis
+    span1, span2 = spans[first], spans[second]
     size1, size2 = size[first], size[second]
     per_output = max(1, x[..., 0, 0].numel()) * max(1.0, x.shape[first] / size1) * max(1.0, x.shape[second] / size2)
-    tile2 = _tile_side(size2, TILE_ELEMENTS / (per_output * min(size1, TILE_SIDE)))
-    tile1 = _tile_side(size1, TILE_ELEMENTS / (per_output * tile2))
-    shape = (*x.shape[:-2], *size)
+    tile2 = _tile_side(len(span2), TILE_ELEMENTS / (per_output * min(len(span1), TILE_SIDE)))
+    tile1 = _tile_side(len(span1), TILE_ELEMENTS / (per_output * tile2))
+    shape = (*x.shape[:-2], len(rows), size[1])
     if out is None:
         out = x.new_empty(shape)
     elif out.shape != shape:
         raise ValueError(f"imresize writes {tuple(shape)}, out is {tuple(out.shape)}")
-    for start1 in range(0, size1, tile1):
-        outputs1 = range(start1, min(start1 + tile1, size1))
+    for start1 in range(span1.start, span1.stop, tile1):
+        outputs1 = range(start1, min(start1 + tile1, span1.stop))
         low1, high1, band1 = _window(x.shape[first], outputs1, scales[first], antialias)
-        rows = x.narrow(first, low1, high1 - low1)
-        for start2 in range(0, size2, tile2):
-            outputs2 = range(start2, min(start2 + tile2, size2))
+        inputs1 = x.narrow(first, low1, high1 - low1)
+        for start2 in range(span2.start, span2.stop, tile2):
+            outputs2 = range(start2, min(start2 + tile2, span2.stop))
             low2, high2, band2 = _window(x.shape[second], outputs2, scales[second], antialias)
-            across = _resize_axis(rows.narrow(second, low2, high2 - low2).double(), band1, first, len(outputs1))
-            tile = out.narrow(first, start1, len(outputs1)).narrow(second, start2, len(outputs2))
+            across = _resize_axis(inputs1.narrow(second, low2, high2 - low2).double(), band1, first, len(outputs1))
+            tile = out.narrow(first, start1 - span1.start, len(outputs1)).narrow(second, start2 - span2.start,
+                                                                                  len(outputs2))
             tile.copy_(_resize_axis(across, band2, second, len(outputs2)))
     return out
 

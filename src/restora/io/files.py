@@ -28,13 +28,18 @@ def list_images(inputs: list[str | Path]) -> list[tuple[Path, Path]]:
     return found
 
 
-def plan_outputs(inputs: list[str | Path], out: str | Path, suffix: str | None = None) -> list[tuple[Path, Path]]:
+LOSSY_SUFFIXES = {".jpg", ".jpeg"}
+
+
+def plan_outputs(inputs: list[str | Path], out: str | Path, suffix: str | None = None,
+                 lossless: bool = False) -> list[tuple[Path, Path]]:
     """Pair every input image with its output path.
 
     One input file and an ``out`` with an image suffix: ``out`` is that file. Otherwise ``out`` is a
     folder and the input tree is mirrored under it; for one input file, an ``out`` with another
     suffix that is not a folder already is an error (a mistyped format, not a folder to create).
-    ``suffix`` (e.g. ".png") replaces the extension. No output may be an input.
+    ``suffix`` (e.g. ".png") replaces the extension; ``lossless``: a JPEG input's output in a folder is
+    a PNG (a named output file keeps the format its name asks for). No output may be an input.
     """
     images = list_images(inputs)
     out = Path(out)
@@ -50,6 +55,8 @@ def plan_outputs(inputs: list[str | Path], out: str | Path, suffix: str | None =
         dst = out if single_file else out / rel
         if suffix and not single_file:
             dst = dst.with_suffix(suffix)
+        elif lossless and not single_file and dst.suffix.lower() in LOSSY_SUFFIXES:
+            dst = dst.with_suffix(".png")
         if dst.resolve() == src.resolve():
             raise RestoraError(f"{dst}: output would overwrite the input")
         plan.append((src, dst))

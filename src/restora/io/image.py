@@ -16,6 +16,7 @@ from PIL import ImageOps, UnidentifiedImageError
 
 from restora import reporting
 from restora.errors import RestoraError
+from restora.io.jpeg import quality_from_table
 from restora.io.atomic import atomic_path
 
 DEFAULT_MAX_PIXELS = 100_000_000
@@ -26,16 +27,19 @@ _SIXTEEN_BIT_FORMATS = ("PNG", "TIFF")
 _ALPHA_FORMATS = ("PNG", "TIFF", "WEBP")
 TIFF_MAGIC = (b"II*\0", b"MM\0*")
 QUANTISE_VALUES = 1 << 22  # samples converted to integers at a time when writing (bounds float copies)
+SAMPLE_TYPES = {8: torch.uint8, 16: torch.uint16}  # the integer samples of each bit depth
 
 
 @dataclass
 class Image:
     """A decoded image.
 
-    data: float32 tensor (C, H, W) in [0, 1], C = 1 (gray) or 3 (RGB).
-    alpha: float32 tensor (1, H, W) in [0, 1], or None.
+    data: float32 tensor (C, H, W) in [0, 1], C = 1 (gray) or 3 (RGB); or, for a result too large
+        for floats, its samples as the integers written (uint8 or uint16; see Upscaler.__call__).
+    alpha: float32 tensor (1, H, W) in [0, 1] (integers with integer data), or None.
     bits: 8 or 16, the bit depth written back.
     icc: the ICC profile bytes of the source, or None.
+    jpeg_quality: for a JPEG source, the quality read from its quantisation tables, else None.
     """
 
     data: torch.Tensor
@@ -43,6 +47,7 @@ class Image:
     bits: int = 8
     icc: bytes | None = None
     source: str | None = None
+    jpeg_quality: int | None = None  # the quality a JPEG source was saved with (restora.io.jpeg)
 
     @property
     def channels(self) -> int:
@@ -95,6 +100,7 @@ def read_image(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIX
     path = Path(path)
     if not path.is_file():
         raise RestoraError(f"{path}: no such file")
+    quality = None
     try:
         with PILImage.open(path) as pil:
             width, height = pil.size
@@ -106,6 +112,8 @@ def read_image(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIX
             sixteen_bit_colour = pil.mode in ("RGB", "RGBA") and ";16" in str(pil.tile[0].args if pil.tile else "")
             pil.load()
             icc = pil.info.get("icc_profile")
+            if pil.format == "JPEG" and getattr(pil, "quantization", None):
+                quality = quality_from_table(pil.quantization[0])
             pil = ImageOps.exif_transpose(pil)
             array = _read_16bit_colour(path) if sixteen_bit_colour else _to_array(pil)
     except RestoraError:
@@ -120,7 +128,7 @@ def read_image(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIX
         raise RestoraError(f"{path}: cannot decode image ({exc})") from None
     floating = array.dtype.kind == "f"
     image = Image.from_array(_to_unit_range(array, path) if floating else array, source=str(path))
-    image.icc = icc
+    image.icc, image.jpeg_quality = icc, quality
     if floating:  # more than 8 bits of precision: written back as 16 bits
         image.bits = 16
     return image
@@ -208,17 +216,31 @@ def _to_array(pil: PILImage.Image) -> np.ndarray:
     return np.asarray(pil)
 
 
+def quantise_into(out: np.ndarray, x: torch.Tensor) -> None:
+    """Write x (C, H, W), floats in [0, 1] (clipped) or integer samples, into ``out`` (H, W, C), uint8 or
+    uint16, as its integers (rounded to nearest, ties to even), a few rows at a time so no full-size
+    float copy is made."""
+    levels = np.iinfo(out.dtype).max
+    rows = max(1, QUANTISE_VALUES // max(1, x.shape[0] * x.shape[2]))
+    for top in range(0, x.shape[1], rows):
+        block = x[:, top:top + rows].permute(1, 2, 0)
+        if not block.is_floating_point():
+            block = block.float() / torch.iinfo(block.dtype).max
+        out[top:top + rows] = block.clamp(0, 1).mul_(levels).round_().numpy()
+
+
 def _quantised(image: Image, bits: int) -> np.ndarray:
-    """Data and alpha as an (H, W, C) uint8 or uint16 array (clipped, rounded to nearest, ties to
-    even), converted a few rows at a time so no full-size float copy is made."""
+    """Data and alpha as an (H, W, C) uint8 or uint16 array (see :func:`quantise_into`); integer data of
+    that depth without alpha, made channels-last (Upscaler's quantised results), as it is."""
+    hwc = image.data.permute(1, 2, 0)
+    if image.alpha is None and hwc.dtype == SAMPLE_TYPES[bits] and hwc.is_contiguous():
+        return hwc.numpy()
     planes = [image.data] + ([image.alpha] if image.alpha is not None else [])
-    channels = sum(plane.shape[0] for plane in planes)
-    height, width = image.size
-    out = np.empty((height, width, channels), np.uint8 if bits == 8 else np.uint16)
-    rows = max(1, QUANTISE_VALUES // (width * channels))
-    for top in range(0, height, rows):
-        block = torch.cat([plane[:, top:top + rows] for plane in planes]).permute(1, 2, 0)
-        out[top:top + rows] = block.clamp(0, 1).mul_(2**bits - 1).round_().numpy()
+    out = np.empty((*image.size, sum(plane.shape[0] for plane in planes)), np.uint8 if bits == 8 else np.uint16)
+    start = 0
+    for plane in planes:
+        quantise_into(out[:, :, start:start + plane.shape[0]], plane)
+        start += plane.shape[0]
     return out
 
 

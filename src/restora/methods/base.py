@@ -37,6 +37,8 @@ class Option:
             if value.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
                 raise RestoraError(f"option {self.name}={value} is not true/false")
             return value.lower() in ("1", "true", "yes", "on")
+        if self.type is int and isinstance(value, float) and not value.is_integer():
+            raise RestoraError(f"option {self.name}={value} is not a whole number")
         try:
             value = self.type(value)
         except (TypeError, ValueError):
@@ -50,6 +52,15 @@ class Option:
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "type": self.type.__name__, "default": self.default, "help": self.help,
                 "low": self.low, "high": self.high}
+
+
+STRENGTH = Option("strength", float, 1.0, "how much of the restoration to apply: 0 gives back the input "
+                  "(an upscaler's: its bicubic enlargement), 1 the full restoration, between them a mix", 0, 1)
+
+
+def blend(restored: torch.Tensor, baseline: torch.Tensor, strength: float) -> torch.Tensor:
+    """``baseline + strength * (restored - baseline)`` (the STRENGTH option); ``restored`` itself at 1."""
+    return restored if strength >= 1 else baseline + strength * (restored - baseline)
 
 
 class Restorer:
@@ -76,8 +87,10 @@ class Restorer:
         return {name: opt.check(given.get(name, opt.default)) for name, opt in known.items()
                 if given.get(name, opt.default) is not None}
 
-    def __call__(self, image: Image, **inputs) -> Image:
-        """Restore an :class:`Image`; alpha is kept, or bicubic-resized when the size changes."""
+    def __call__(self, image: Image, quantise: bool = False, **inputs) -> Image:
+        """Restore an :class:`Image`; alpha is kept, or bicubic-resized when the size changes.
+        ``quantise``: the caller writes the result, so its samples may come as the integers written
+        (see Image): a method that makes a large result in bands does so (Upscaler.__call__)."""
         out = self.restore(image.data, **inputs)  # with_data clips it (without a copy when within [0, 1])
         alpha = image.alpha
         if alpha is not None and alpha.shape[1:] != out.shape[1:]:

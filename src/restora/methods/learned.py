@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import combinations_with_replacement, count
 from math import prod
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 
@@ -24,9 +24,9 @@ from restora.color import rgb_to_ycbcr, ycbcr_to_rgb
 from restora.degrade import imresize
 from restora.degrade.resize import scaled_size
 from restora.errors import RestoraError
-from restora.methods.base import Option, Restorer, register_provider
-from restora.methods.tasks import SCALE_POLICY, Denoiser, Upscaler
-from restora.methods.tiling import run_ensemble, run_tiled
+from restora.methods.base import STRENGTH, Option, Restorer, blend, register_provider
+from restora.methods.tasks import SCALE_POLICY, DeJPEGer, Denoiser, Upscaler
+from restora.methods.tiling import Band, assemble, run_ensemble, run_tiled, tiled_bands
 from restora.zoo import load_shipped, shipped_models
 from restora.zoo import onnx
 
@@ -51,10 +51,12 @@ RUN_OPTIONS = (
     Choice("backend", str, "auto", "inference engine: torch, onnxruntime (pip install 'restora[onnx]'; the same "
            "output within 1e-4), or auto: onnxruntime for the methods faster there, when installed",
            choices=("auto", "torch", "onnxruntime")),
+    STRENGTH,
 )
 # The methods that run faster on ONNX Runtime (benchmarks/results/onnx_speed.md): backend=auto runs
 # them there when restora[onnx] is installed, every other on torch.
-FASTER_ON_ONNXRUNTIME = frozenset({"compact-sr", "unet-denoiser"})
+FASTER_ON_ONNXRUNTIME = frozenset({"compact-sr", "compact-sr-real", "unet-denoiser", "unet-dejpeg"})
+BAND_VALUES = 1 << 24  # samples of an upscaled RGB band made at a time (float copies of a large output)
 
 
 LEARNED_BASES: dict[str, type[Restorer]] = {}
@@ -94,13 +96,32 @@ class LearnedMixin:
         return onnx.onnx_runner(entry["name"])
 
     @staticmethod
-    def run(fn, x: torch.Tensor, scale: int, tile: int, overlap: int, ensemble: bool) -> torch.Tensor:
-        """x (C, H, W) -> fn applied in tiles (and ensemble) -> (C', H*scale, W*scale)."""
-        def tiled(t):
-            return run_tiled(fn, t, scale, tile, overlap)
-        batch = x[None]
-        y = run_ensemble(tiled, batch) if ensemble else tiled(batch)
-        return y[0].clamp(0, 1)
+    def run_bands(fn, x: torch.Tensor, scale: int, tile: int, overlap: int, ensemble: bool) -> Iterator[Band]:
+        """x (C, H, W) -> fn applied in tiles (and ensemble), clipped to [0, 1], as bands of whole rows
+        of the (C', H*scale, W*scale) result, top to bottom (restora.methods.tiling.tiled_bands; the
+        ensemble, which turns the whole image, in one band)."""
+        if ensemble:
+            yield 0, run_ensemble(lambda t: run_tiled(fn, t, scale, tile, overlap), x[None])[0].clamp(0, 1)
+            return
+        for top, band in tiled_bands(fn, x[None], scale, tile, overlap):
+            yield top, band[0].clamp_(0, 1)
+            del band  # not held while the next row of tiles runs
+
+    @classmethod
+    def run(cls, fn, x: torch.Tensor, scale: int, tile: int, overlap: int, ensemble: bool) -> torch.Tensor:
+        """x (C, H, W) -> fn applied in tiles (and ensemble) -> (C', H*scale, W*scale) in [0, 1]."""
+        return assemble(cls.run_bands(fn, x, scale, tile, overlap, ensemble), x.shape[1] * scale)
+
+    def run_conditioned(self, x: torch.Tensor, level: float, tile: int, overlap: int, ensemble: bool,
+                        backend: str, strength: float) -> torch.Tensor:
+        """x (C, H, W) through the entry for its channels with the scalar ``level`` as the network's
+        second input (a noise level, a JPEG quality), colour converted to and from the model's kind,
+        applied at ``strength`` (see STRENGTH)."""
+        entry = self.entry_for(x.shape[0])
+        net = self.runner(entry, backend)
+        levels = torch.tensor([level])
+        y = self.run(lambda t: net(t, levels), as_channels(x, entry["channels"]), 1, tile, overlap, ensemble)
+        return blend(as_channels(y, x.shape[0]), x, strength)
 
 
 def as_channels(x: torch.Tensor, channels: int) -> torch.Tensor:
@@ -126,12 +147,18 @@ class LearnedDenoiser(LearnedMixin, Denoiser):
     options = RUN_OPTIONS
 
     @torch.no_grad()
-    def denoise(self, x, sigma, tile=512, overlap=32, ensemble=False, backend="auto"):
-        entry = self.entry_for(x.shape[0])
-        net = self.runner(entry, backend)
-        level = torch.tensor([sigma / 255])
-        y = self.run(lambda t: net(t, level), as_channels(x, entry["channels"]), 1, tile, overlap, ensemble)
-        return as_channels(y, x.shape[0])
+    def denoise(self, x, sigma, tile=512, overlap=32, ensemble=False, backend="auto", strength=1.0):
+        return self.run_conditioned(x, sigma / 255, tile, overlap, ensemble, backend, strength)
+
+
+@learned_base
+class LearnedDeJPEG(LearnedMixin, DeJPEGer):
+    """JPEG artefact removal by a network given the quality / 100 (0: unknown, blind)."""
+    options = RUN_OPTIONS
+
+    @torch.no_grad()
+    def dejpeg(self, x, quality, tile=512, overlap=32, ensemble=False, backend="auto", strength=1.0):
+        return self.run_conditioned(x, (quality or 0) / 100, tile, overlap, ensemble, backend, strength)
 
 
 def model_passes(scale: float, available: list[int]) -> tuple[int, ...]:
@@ -152,32 +179,59 @@ class LearnedUpscaler(LearnedMixin, Upscaler):
     options = RUN_OPTIONS
 
     @torch.no_grad()
-    def upscale(self, x, scale, tile=512, overlap=32, ensemble=False, backend="auto"):
+    def upscale(self, x, scale, **options):
         """x (C, H, W) in [0, 1], C = 1 or 3 -> (C, ceil(H*scale), ceil(W*scale)) in [0, 1]."""
-        ycbcr = rgb_to_ycbcr(x.expand(3, -1, -1))
-        luma = self.upscale_luma(ycbcr[:1], scale, tile, overlap, ensemble, backend)
-        out = luma.new_empty(3, *luma.shape[1:])  # YCbCr, made RGB in place: the one output-size buffer
-        out[:1] = luma
-        del luma
-        if x.shape[0] == 3:
-            imresize(ycbcr[1:], size=tuple(out.shape[1:]), out=out[1:])
-        else:  # gray input has constant neutral chroma: nothing to resize
-            out[1:] = ycbcr[1:, :1, :1]
-        rgb = ycbcr_to_rgb(out, in_place=True).clamp_(0, 1)
-        return rgb if x.shape[0] == 3 else rgb[:1]
+        return assemble(self.upscale_bands(x, scale, **options), scaled_size(tuple(x.shape[1:]), scale)[0])
 
-    def upscale_luma(self, y: torch.Tensor, scale: float, tile: int, overlap: int, ensemble: bool,
-                     backend: str = "auto") -> torch.Tensor:
-        """Y (1, H, W) in [16, 235]/255 -> (1, ceil(H*scale), ceil(W*scale)) by the model passes."""
+    @torch.no_grad()
+    def upscale_bands(self, x, scale, tile=512, overlap=32, ensemble=False, backend="auto", strength=1.0):
+        """:meth:`upscale`'s result as bands of whole rows (see Upscaler.upscale_bands): the upscaled
+        luma band by band, each cut in bands of BAND_VALUES samples joined by the same rows of the
+        bicubic chroma and made RGB."""
+        ycbcr = rgb_to_ycbcr(x.expand(3, -1, -1))
+        size = scaled_size(tuple(x.shape[1:]), scale)
+        step = max(1, BAND_VALUES // (3 * size[1]))
+        for top, luma in self.luma_bands(ycbcr[:1], scale, tile, overlap, ensemble, backend):
+            for start in range(0, luma.shape[1], step):
+                rows = range(top + start, top + min(start + step, luma.shape[1]))
+                yield rows.start, rgb_band(luma[:, start:start + step], ycbcr, x.shape[0], size, rows, strength)
+            del luma  # not held while the next band of luma is made
+
+    def luma_bands(self, y: torch.Tensor, scale: float, tile: int, overlap: int, ensemble: bool,
+                   backend: str = "auto") -> Iterator[Band]:
+        """Y (1, H, W) in [16, 235]/255 -> (1, ceil(H*scale), ceil(W*scale)) by the model passes, as bands
+        of whole rows: the last pass band by band when it makes the size, the others whole."""
         by_scale = {int(e["scale"]): e for e in self.entries}
         size = scaled_size(tuple(y.shape[1:]), scale)
-        for s in model_passes(scale, list(by_scale)):
+        passes = model_passes(scale, list(by_scale))
+        for i, s in enumerate(passes):
             entry = by_scale[s]
             # a net that upsamples first holds s^2 times the activations: cap its tiles at 1024 output pixels
             side = (min(tile, max(1024 // s, 4 * overlap + 1)) if getattr(self.net(entry), "upsamples_first", False)
                     else tile)
-            y = self.run(self.runner(entry, backend), y, s, side, overlap, ensemble)
-        return y if tuple(y.shape[1:]) == size else imresize(y, size=size)
+            bands = self.run_bands(self.runner(entry, backend), y, s, side, overlap, ensemble)
+            if i == len(passes) - 1 and (y.shape[1] * s, y.shape[2] * s) == size:
+                yield from bands
+                return
+            y = assemble(bands, y.shape[1] * s)
+        yield 0, y if tuple(y.shape[1:]) == size else imresize(y, size=size)
+
+
+def rgb_band(luma: torch.Tensor, ycbcr: torch.Tensor, channels: int, size: tuple[int, int], rows: range,
+             strength: float) -> torch.Tensor:
+    """The ``rows`` of an upscaled image (``channels``, len(rows), W') from the same rows of its upscaled
+    luma (1, len(rows), W'), at ``strength``, and the input's YCbCr (3, H, W) (chroma by bicubic;
+    gray input has constant neutral chroma and gives one channel)."""
+    if strength < 1:  # towards the bicubic luma
+        luma = blend(luma, imresize(ycbcr[:1], size=size, rows=rows), strength)
+    out = luma.new_empty(3, len(rows), size[1])  # YCbCr, made RGB in place
+    out[:1] = luma
+    if channels == 3:
+        imresize(ycbcr[1:], size=size, rows=rows, out=out[1:])
+    else:
+        out[1:] = ycbcr[1:, :1, :1]
+    rgb = ycbcr_to_rgb(out, in_place=True).clamp_(0, 1)
+    return rgb if channels == 3 else rgb[:1]
 
 
 @register_provider

@@ -14,6 +14,12 @@ kernel's size, and only the photo's pixels are data: the data step then minimise
 ||M (y - k (*) x)||^2 + rho ||x - z||^2 with M the photo's mask, by conjugate gradients
 preconditioned with the circular solution (a few steps suffice), so the wrap-around of the
 circular blur falls in the free margin, which is cropped at the end.
+
+With ``boundary=reflect`` a large photo is deblurred in overlapping tiles (option ``tile``), each
+solved as a photo of its own and blended with restora.methods.tiling's linear ramps over an overlap
+of the kernel's size plus TILE_MARGIN, so memory is bounded by the tile (about 350 bytes per
+pixel of the whole photo untiled); a 512x512 photo in tiles of 256 scores within 0.1 dB of the
+untiled result (tests/test_deblur.py).
 """
 from __future__ import annotations
 
@@ -22,16 +28,18 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from restora import dihedral
+from restora import dihedral, reporting
 from restora.degrade.blur import BOUNDARIES
 from restora.errors import RestoraError
-from restora.methods.base import Option, register
+from restora.methods.base import STRENGTH, Option, blend, register
 from restora.methods.registry import get_method
 from restora.methods.tasks import Deblurrer, Denoiser, estimate_sigma
+from restora.methods.tiling import run_tiled
 
 LAMBDA = 0.23  # DPIR's weight of the prior against the data (its deblurring setting)
 SIGMA_START = 49.0  # the first prior step's noise level, 0-255 scale
 SIGMA_FLOOR = 0.255  # the lowest noise level the prior is asked for
+TILE_MARGIN = 48  # overlap of the tiles beyond the kernel's size, pixels (see the module docstring)
 
 Denoise = Callable[[torch.Tensor, float], torch.Tensor]
 
@@ -112,6 +120,23 @@ def hqs_deblur(y: torch.Tensor, kernel: torch.Tensor, noise: float, denoise: Den
     return x.float()
 
 
+def deblur_photo(x: torch.Tensor, kernel: torch.Tensor, noise: float, denoise: Denoise, iterations: int = 8,
+                 flips: bool = True, reflect: bool = True) -> torch.Tensor:
+    """:func:`hqs_deblur` of x (C, H, W) in one piece: with ``reflect``, mirrored outward by the kernel's
+    size (and to fast FFT sizes) with only x's own pixels as data (see the module docstring), else
+    blurred circularly. Returns (C, H, W), unclipped."""
+    h, w = x.shape[-2:]
+    pad = max(kernel.shape) if reflect else 0
+    # the far side gets what makes each padded side a multiple of 16 (fast FFT sizes)
+    extra = [(-(n + 2 * pad)) % 16 if pad else 0 for n in (h, w)]
+    mode = "reflect" if min(h, w) > pad + max(extra) else "replicate"
+    y = F.pad(x[None], (pad, pad + extra[1], pad, pad + extra[0]), mode=mode)[0]
+    known = torch.zeros(y.shape[-2:], dtype=torch.bool)
+    known[pad:pad + h, pad:pad + w] = True
+    out = hqs_deblur(y, kernel, noise, denoise, iterations, flips, known if reflect else None)
+    return out[:, pad:pad + h, pad:pad + w]
+
+
 @register
 class PlugAndPlay(Deblurrer):
     name = "pnp"
@@ -126,9 +151,13 @@ class PlugAndPlay(Deblurrer):
                                            "blur wrapped around the borders (synthetic benchmarks)"),
         Option("prior", str, "unet-denoiser", "the learned denoiser (restora methods) used as the prior"),
         Option("flips", bool, True, "each prior step on another flip/rotation of the image (DPIR's x8)"),
+        Option("tile", int, 1024, "tile side in pixels with boundary=reflect: larger photos are deblurred in "
+                                  "overlapping tiles (bounds memory)", 64, 8192),
+        STRENGTH,
     )
 
-    def deblur(self, x, kernel, iterations=8, noise=None, boundary="reflect", prior="unet-denoiser", flips=True):
+    def deblur(self, x, kernel, iterations=8, noise=None, boundary="reflect", prior="unet-denoiser", flips=True,
+               tile=1024, strength=1.0):
         if boundary not in BOUNDARIES:
             raise RestoraError(f"boundary '{boundary}' is not one of {', '.join(BOUNDARIES)}")
         denoiser = get_method("denoise", prior)
@@ -138,13 +167,12 @@ class PlugAndPlay(Deblurrer):
             h, w = x.shape[-2:]
             centre = x[:, max(0, h // 2 - 128):h // 2 + 128, max(0, w // 2 - 128):w // 2 + 128]
             noise = estimate_sigma(centre.clamp(0, 1))
-        pad = 0 if boundary == "circular" else max(kernel.shape)
-        # the far side gets what makes each padded side a multiple of 16 (fast FFT sizes)
-        extra = [(-(n + 2 * pad)) % 16 if pad else 0 for n in x.shape[-2:]]
-        mode = "reflect" if min(x.shape[-2:]) > pad + max(extra) else "replicate"
-        y = F.pad(x[None], (pad, pad + extra[1], pad, pad + extra[0]), mode=mode)[0]
-        known = torch.zeros(y.shape[-2:], dtype=torch.bool)
-        known[pad:pad + x.shape[-2], pad:pad + x.shape[-1]] = True
-        out = hqs_deblur(y, kernel, noise, lambda t, sigma: denoiser.denoise(t, sigma), iterations, flips,
-                         None if boundary == "circular" else known)
-        return out[:, pad:pad + x.shape[-2], pad:pad + x.shape[-1]].clamp(0, 1)
+        if boundary == "circular":  # the blur wraps around the whole image: one piece
+            out = deblur_photo(x, kernel, noise, denoiser.denoise, iterations, flips, reflect=False)
+        else:
+            def solve(t: torch.Tensor) -> torch.Tensor:  # a tile (1, C, h, w)
+                with reporting.inner_loop():
+                    return deblur_photo(t[0], kernel, noise, denoiser.denoise, iterations, flips)[None]
+            overlap = max(kernel.shape) + TILE_MARGIN
+            out = run_tiled(solve, x[None], 1, max(tile, 4 * overlap + 1), overlap)[0]
+        return blend(out.clamp_(0, 1), x, strength)

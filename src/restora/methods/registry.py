@@ -18,8 +18,11 @@ def _task_methods(task: str) -> dict[str, type[Restorer]]:
 
 
 def default_method(task: str) -> str:
-    """The name of the task's highest-priority method."""
-    return max(_task_methods(task).values(), key=lambda c: c.priority).name
+    """The name of the task's highest-priority method; RestoraError when it has none (an empty zoo)."""
+    methods = _task_methods(task)
+    if not methods:
+        raise RestoraError(f"no {task} method is available (its models are not in the active zoo)")
+    return max(methods.values(), key=lambda c: c.priority).name
 
 
 def get_method(task: str, name: str | None = None) -> Restorer:
@@ -36,7 +39,8 @@ def list_methods(task: str | None = None) -> list[dict[str, Any]]:
     methods by falling priority."""
     rows = []
     for t in TASKS if task is None else (task,):
-        default = default_method(t)
-        for name, cls in sorted(_task_methods(t).items(), key=lambda kv: (-kv[1].priority, kv[0])):
+        methods = _task_methods(t)
+        default = default_method(t) if methods else None
+        for name, cls in sorted(methods.items(), key=lambda kv: (-kv[1].priority, kv[0])):
             rows.append({**cls.describe(), "default": name == default})
     return rows

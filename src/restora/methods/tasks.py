@@ -11,20 +11,27 @@ denoise(x, sigma=None)   sigma on the 0-255 scale; None -> estimated from the im
 upscale(x, scale)        integer or fractional scale factor
 inpaint(x, mask)         mask (1, H, W), 1 = missing
 deblur(x, kernel)        blur kernel (kh, kw), sums to 1
+dejpeg(x, quality=None)  the JPEG quality 1-100 the image was saved with; None -> blind
+restore(x, quality=None, scale=1, explain=False)  a photo as it comes (see PhotoRepairer)
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any, Callable
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from restora.degrade import MASKS, kernel_from_spec, make_mask
+from restora.degrade import MASKS, imresize, kernel_from_spec, make_mask
+from restora.degrade.resize import scaled_size
 from restora.errors import RestoraError
+from restora.io import Image
+from restora.io.image import quantise_into
+from restora.io.jpeg import check_quality
 from restora.methods.base import Option, Restorer
+from restora.methods.tiling import Band
 
 
 MIN_ESTIMATE_SIDE = 8  # pixels per side the noise estimate needs (a smaller wavelet band is noise itself)
@@ -56,14 +63,16 @@ def estimate_sigma(x: torch.Tensor) -> float:
 class TaskInput(Option):
     """An input a task takes besides the image.
 
-    ``required``: the task cannot run without it. ``estimate(x) -> value``: how the value is found
-    from the image (C, H, W) when none is given. ``resolve(value, x, seed) -> value``: how a checked
+    ``required``: the task cannot run without it. ``read(image) -> value or None``: how the value is
+    read from the decoded file (an :class:`Image`, e.g. a JPEG's quality) when none is given;
+    ``estimate(x) -> value``: how it is found from the image (C, H, W) when neither gives it. ``resolve(value, x, seed) -> value``: how a checked
     value (text: a spec, a kind or a file) becomes what the restorer takes, per image; ``seeded``:
     whether that uses the seed. ``safe``: the values a server may accept (no file paths);
     ``split(text)``: a comma-separated list of values (benchmark settings).
     """
 
     required: bool = False
+    read: Callable[[Image], Any] | None = None
     estimate: Callable[[torch.Tensor], Any] | None = None
     resolve: Callable[[Any, torch.Tensor, int], Any] | None = None
     seeded: bool = False
@@ -116,12 +125,42 @@ class Upscaler(Restorer):
     task = "upscale"
 
     def restore(self, x, scale: float = 2, **options):
-        if not 1 <= scale <= 16:
-            raise RestoraError(f"scale {scale} must be in [1, 16]")
-        return self.upscale(x, float(scale), **self.check_options(options))
+        return self.upscale(x, checked_scale(scale), **self.check_options(options))
 
     def upscale(self, x: torch.Tensor, scale: float, **options) -> torch.Tensor:
         raise NotImplementedError
+
+    def upscale_bands(self, x: torch.Tensor, scale: float, **options) -> Iterator[Band]:
+        """:meth:`upscale`'s result as bands of whole rows, top to bottom: (first row, (C, rows, W'));
+        one band unless a method makes it band by band (restora.methods.tiling)."""
+        yield 0, self.upscale(x, scale, **options)
+
+    def __call__(self, image: Image, quantise: bool = False, scale: float = 2, **options) -> Image:
+        """As Restorer.__call__; with ``quantise``, for a method that makes its result band by band
+        (overrides :meth:`upscale_bands`), each band (and the same rows of the bicubic alpha) is
+        quantised straight into the integers written, at the image's bit depth, so the float result
+        never exists whole: data and alpha come as uint8 or uint16 tensors."""
+        if not quantise or type(self).upscale_bands is Upscaler.upscale_bands:
+            return super().__call__(image, scale=scale, **options)
+        scale = checked_scale(scale)
+        size = scaled_size(image.size, scale)
+        dtype = np.uint8 if image.bits == 8 else np.uint16
+        pixels = np.empty((*size, image.channels), dtype)
+        alpha = None if image.alpha is None else np.empty((*size, 1), dtype)
+        for top, band in self.upscale_bands(image.data, scale, **self.check_options(options)):
+            rows = range(top, top + band.shape[1])
+            quantise_into(pixels[top:rows.stop], band)
+            if alpha is not None:
+                quantise_into(alpha[top:rows.stop], imresize(image.alpha, size=size, rows=rows))
+        return replace(image, data=torch.from_numpy(pixels).permute(2, 0, 1),
+                       alpha=None if alpha is None else torch.from_numpy(alpha).permute(2, 0, 1))
+
+
+def checked_scale(scale: float) -> float:
+    """An upscale factor as a float; RestoraError outside [1, 16]."""
+    if not 1 <= scale <= 16:
+        raise RestoraError(f"scale {scale} must be in [1, 16]")
+    return float(scale)
 
 
 class Inpainter(Restorer):
@@ -161,11 +200,39 @@ class Deblurrer(Restorer):
         raise NotImplementedError
 
 
+class DeJPEGer(Restorer):
+    task = "dejpeg"
+
+    def restore(self, x, quality: int | None = None, **options):
+        quality = None if quality is None else check_quality(quality)
+        h, w = x.shape[-2:]
+        return self.dejpeg(edge_padded(x), quality, **self.check_options(options))[:, :h, :w]
+
+    def dejpeg(self, x: torch.Tensor, quality: int | None, **options) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class PhotoRepairer(Restorer):
+    """A photo as it comes: finds what damaged it (JPEG quality, noise) and undoes it, then enlarges
+    by ``scale``; ``explain`` reports what it found and did (restora.reporting notes)."""
+    task = "restore"
+
+    def restore(self, x, quality: int | None = None, scale: float = 1.0, explain: bool = False, **options):
+        quality = None if quality is None else check_quality(quality)
+        if not 1 <= scale <= 16:
+            raise RestoraError(f"scale {scale} must be in [1, 16]")
+        return self.repair(x, quality, float(scale), bool(explain), **self.check_options(options))
+
+    def repair(self, x: torch.Tensor, quality: int | None, scale: float, explain: bool, **options) -> torch.Tensor:
+        raise NotImplementedError
+
+
 @dataclass(frozen=True)
 class TaskSpec:
     """One task: ``summary`` (a line) and ``description`` (help text), the ``base`` class of its
     methods, its ``inputs``, and for ``restora bench`` the input a benchmark varies (``setting``),
-    its default values (``settings``) and how a value is named in tables (``label``, a format)."""
+    its default values (``settings``) and how a value is named in tables (``label``, a format).
+    ``lossless``: its results undo lossy compression, so a JPEG input is written as PNG in a folder."""
 
     name: str
     summary: str
@@ -175,6 +242,7 @@ class TaskSpec:
     setting: str
     settings: tuple[Any, ...]
     label: str = "{}"
+    lossless: bool = False
 
     def input(self, name: str) -> TaskInput:
         return next(i for i in self.inputs if i.name == name)
@@ -183,13 +251,19 @@ class TaskSpec:
         """How a setting is named in rows and tables: sigma=25, x3, center, gaussian:2."""
         return self.label.format(value)
 
-    def resolve(self, given: dict[str, Any], x: torch.Tensor, seed: int = 0) -> tuple[dict[str, Any], list[str]]:
+    def resolve(self, given: dict[str, Any], x: torch.Tensor, seed: int = 0,
+                source: Image | None = None) -> tuple[dict[str, Any], list[str]]:
         """The task inputs for image x (C, H, W) from ``given`` (text, JSON or Python values): each
-        checked and resolved, estimated where absent and estimable (with a note saying so), the
-        default otherwise. Returns (inputs, notes); RestoraError when a required input is absent."""
+        checked and resolved; where absent, read from the ``source`` file's metadata or estimated
+        where the input says how (with a note saying so), the default otherwise. Returns (inputs,
+        notes); RestoraError when a required input is absent."""
         inputs, notes = {}, []
         for spec in self.inputs:
             value = given.get(spec.name)
+            if (value is None or value == "") and spec.read and source is not None:
+                value = spec.read(source)
+                notes.append(f"{spec.name} {value} read from the file" if value is not None
+                             else f"no {spec.name} in the file: {spec.help.split('; ')[-1]}")
             if value is None or value == "":
                 if spec.estimate:
                     value = spec.estimate(x)
@@ -207,10 +281,20 @@ SCALE_POLICY = ("A learned upscaler runs its x2, x3 or x4 model directly. Any ot
                 "fewest model passes whose product reaches it (the smallest such product, smaller factors "
                 "first), then a MATLAB-bicubic resize to the exact size: 1.5 = x2 then resize, 2.5 = x3 then "
                 "resize, 6 = x2 then x3, 8 = x2 then x4, 5 = x2, x3 then resize.")
-KERNEL_SPEC = re.compile(r"^(gaussian|motion|disk):[0-9.eE+\-, ]+$")
+KERNEL_SPEC = re.compile(r"^(gaussian|motion|disk|aniso|generalized|plateau|sinc|random):[0-9.eE+\-, ]+$")
 MASK_KIND = re.compile(rf"^({'|'.join(MASKS)})$")
 
 TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in (
+    TaskSpec("restore", "Repair a photo as it comes (JPEG artefacts, noise), optionally enlarge it.",
+             "Repair a photo as it comes: JPEG artefacts (the quality read from the file, or detected from its "
+             "8x8 block edges), then noise if its estimated level is above the floor, then --scale with the "
+             "real-world upscaler. --explain says what it found and did. A repaired .jpg is written as PNG "
+             "unless you name a file of another format.", PhotoRepairer,
+             (TaskInput("quality", int, None, "JPEG quality 1-100 the photo was saved with; read from a JPEG "
+                        "file, else detected", 1, 100, read=lambda image: image.jpeg_quality),
+              TaskInput("scale", float, 1.0, "enlarge by this factor after the repair (1 to 16)", 1, 16),
+              TaskInput("explain", bool, False, "report what was detected and done")),
+             setting="scale", settings=(1, 2, 4), label="x{:g}", lossless=True),
     TaskSpec("denoise", "Remove noise.", "Remove noise.", Denoiser,
              (TaskInput("sigma", float, None, "noise level on the 0-255 scale; estimated per image when absent",
                         0, 255, estimate=estimate_sigma),),
@@ -227,8 +311,17 @@ TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in (
                         resolve=lambda value, x, seed: make_mask(value, *x.shape[-2:], seed=seed)),),
              setting="mask", settings=("center", "boxes", "strokes")),
     TaskSpec("deblur", "Undo a known blur.", "Undo a known blur.", Deblurrer,
-             (TaskInput("kernel", str, None, "blur kernel: gaussian:SIGMA, motion:LENGTH,ANGLE, disk:RADIUS or a "
+             (TaskInput("kernel", str, None, "blur kernel: gaussian:SIGMA, motion:LENGTH,ANGLE, disk:RADIUS, "
+                        "aniso:SX,SY,ANGLE, generalized:SX,SY,ANGLE,BETA, plateau:SX,SY,ANGLE,BETA, random:SEED or a "
                         "kernel image", required=True, safe=KERNEL_SPEC, split=split_kernel_specs,
                         resolve=lambda value, x, seed: kernel_from_spec(value)),),
              setting="kernel", settings=("gaussian:2", "motion:15,45")),
+    TaskSpec("dejpeg", "Remove JPEG artefacts (blocks, ringing, colour bleeding).",
+             "Remove JPEG artefacts (blocks, ringing, colour bleeding).\n\nThe quality is read from a JPEG file's "
+             "quantisation tables; give --quality for an image that was a JPEG before (a PNG screenshot of one), "
+             "or leave it out to work blind. A repaired .jpg is written as PNG in folder mode and to a folder "
+             "(JPEG again would bring the artefacts back); name a file to choose its format.", DeJPEGer,
+             (TaskInput("quality", int, None, "JPEG quality 1-100 the image was saved with; read from a JPEG "
+                        "file, else blind", 1, 100, read=lambda image: image.jpeg_quality),),
+             setting="quality", settings=(10, 20, 30, 40), label="q{:g}", lossless=True),
 )}

@@ -105,3 +105,16 @@ class UNetDenoiser(ResUNetTrunk, Denoiser):
         xp, inputs = with_level_map(x, sigma, 8)
         noise = F.pixel_shuffle(self.trunk(inputs), 2)
         return (xp - noise)[..., :x.shape[-2], :x.shape[-1]]
+
+
+@register_net("unet-dejpeg")
+class UNetDeJPEG(UNetDenoiser):
+    """The compact residual U-Net of unet-denoiser removing JPEG artefacts: its level input is the
+    JPEG quality / 100, 0 when unknown (blind). Its 8-pixel level grid (2x unshuffle, two strided
+    levels) matches the JPEG block grid of a tile that starts on it. The last conv starts at zero,
+    so an untrained network returns its input: training starts from the JPEG, never below it."""
+
+    def __init__(self, channels: int = 1, width: int = 32, blocks: int = 2):
+        super().__init__(channels, width, blocks)
+        nn.init.zeros_(self.tail.weight)
+        nn.init.zeros_(self.tail.bias)

@@ -197,8 +197,13 @@ class Trainer:
         opt = next(iter(self.objective.optimizers.values()))
         return opt.param_groups[0]["lr"]
 
+    @property
+    def score(self) -> str:
+        """The validation figure the best checkpoint maximises: the objective's ``score``, else psnr."""
+        return getattr(self.objective, "score", "psnr")
+
     def _maybe_best(self, row: dict[str, Any]) -> None:
-        score = row.get("psnr")
+        score = row.get(self.score)
         if score is not None and float(score) > self.best:
             self.best = float(score)
             self._save("best.pt")
@@ -213,7 +218,7 @@ class Trainer:
         else:
             final = None
         self.objective.export(self.out / "model.safetensors", self.recipe,
-                              {"steps": str(self.step), "best_psnr": f"{self.best:.3f}"})
+                              {"steps": str(self.step), f"best_{self.score}": f"{self.best:.4f}"})
         if final:
             for k, m in self.objective.modules.items():
                 m.load_state_dict(final[k])

@@ -21,16 +21,20 @@ from typing import Any, Callable, get_args, get_origin, get_type_hints
 
 import yaml
 
+from restora.augment import OPS as AUGMENTATIONS
+from restora.augment import parse_ops
 from restora.degrade import MASKS as DEGRADE_MASKS
 from restora.errors import RestoraError
 from restora.train.data import COLOR_MODES, source_repeat
 from restora.train.objectives import get_objective
 from restora.train.optim import LOSSES, OPTIMIZERS, SCHEDULES
 
-DEGRADATIONS = ("noise", "downscale", "mask")
+DEGRADATIONS = ("noise", "downscale", "mask", "jpeg", "realistic")
 NOISE_SIGMA = 25.0  # the noise level of a noise degradation that states none
 VAL_SIGMAS = (15.0, 25.0, 50.0)  # its validation noise levels
 MASKS = ("center", "boxes", "strokes")  # the mask kinds a mask degradation draws from, and validates on
+JPEG_QUALITY = (5.0, 95.0)  # the qualities a jpeg degradation draws from
+VAL_QUALITIES = (10.0, 20.0, 30.0, 40.0)  # and validates at (the Classic5 / LIVE1 tables)
 
 
 class _Mismatch(Exception):
@@ -157,13 +161,25 @@ class DegradationSpec:
     level ``sigma`` (0-255 scale; one value, or [lo, hi] drawn per patch; held as (lo, hi)),
     validated at each of ``val_sigmas``; ``downscale``: MATLAB bicubic by ``scale``; ``mask``: holes of
     a kind drawn per patch from ``masks`` (restora.degrade.MASKS; list a kind twice to draw it twice as
-    often), validated on each of ``val_masks``."""
+    often), validated on each of ``val_masks``; ``jpeg``: compressed at a quality drawn per patch from
+    ``quality`` [lo, hi], a fraction ``double`` of the patches twice (the first time at another
+    drawn quality, on a block grid moved by 0-7 pixels), the quality given to the network except for
+    a fraction ``blind`` (given as unknown), validated at each of ``val_qualities``; ``realistic``:
+    the low-resolution image of restora.degrade.realistic at ``scale`` (Real-ESRGAN's two stages of
+    blur, resize, noise and JPEG, in a random order with chance ``shuffle``; one of the common
+    downscalers alone with chance ``plain``), validated by the upscale protocol."""
     kind: str = _choice(MISSING, DEGRADATIONS)
     sigma: tuple[float, float] | None = field(default=None, metadata={"parse": _sigma_range})  # noise: NOISE_SIGMA
     val_sigmas: list[float] | None = None  # noise: VAL_SIGMAS
     scale: int | None = None  # the recipe's scale
     masks: list[str] | None = None  # mask: MASKS
     val_masks: list[str] | None = None  # mask: MASKS
+    quality: tuple[float, float] | None = _interval("1 <= lo <= hi <= 100", lambda lo, hi: 1 <= lo <= hi <= 100)
+    val_qualities: list[float] | None = None  # jpeg: VAL_QUALITIES
+    double: float | None = None  # jpeg: 0
+    blind: float | None = None  # jpeg: 0
+    shuffle: float | None = None  # realistic: 0
+    plain: float | None = None  # realistic: 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -173,6 +189,37 @@ class GanSpec:
     d_steps: int = 1
     g_steps: int = 2
     real_label: float = 0.9
+
+
+def _augmentations(value: Any) -> list[str]:
+    """``classify.augment``: restora.augment operations, each NAME or NAME=STRENGTH; kept as stated."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _Mismatch(f"a list of augmentations ({', '.join(AUGMENTATIONS)}; each NAME or NAME=STRENGTH)")
+    if value:
+        try:
+            parse_ops(value)
+        except RestoraError as err:
+            raise RestoraError(f"recipe: classify.augment: {err}") from None
+    return list(value)
+
+
+def _fraction_below_one(value: Any) -> float:
+    number = _number(value)
+    if not 0 <= number < 1:
+        raise _Mismatch("a number from 0 up to (not including) 1")
+    return number
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClassifySpec:
+    """``classify`` (objective classification): cross-entropy with ``label_smoothing``, the class
+    ``names`` (default: the training source's, else 0, 1, ...), the ``augment`` operations applied to
+    every training batch (restora.augment), and a ``test`` source evaluated once with the exported
+    weights (restora.train.objectives.classification)."""
+    label_smoothing: float = field(default=0.0, metadata={"parse": _fraction_below_one})
+    names: list[str] | None = None
+    augment: list[str] = field(default_factory=list, metadata={"parse": _augmentations})
+    test: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -221,6 +268,7 @@ class Recipe:
     degradation: DegradationSpec | None = None
     loss: str | None = _choice(None, LOSSES)
     gan: GanSpec | None = None
+    classify: ClassifySpec | None = None
     optimizer: OptimizerSpec = field(default_factory=OptimizerSpec)
     schedule: ScheduleSpec = field(default_factory=ScheduleSpec)
     train: TrainSpec = field(default_factory=TrainSpec)
@@ -339,11 +387,20 @@ def _resolved(recipe: Recipe) -> Recipe:
 
 def _resolved_degradation(degradation: DegradationSpec, scale: int | None) -> DegradationSpec:
     """``degradation`` with the recipe's scale, and for noise its default levels."""
-    if degradation.kind == "downscale" and scale is None:
-        raise RestoraError("recipe: 'scale' is missing (a downscale degradation needs it)")
+    if degradation.kind in ("downscale", "realistic") and scale is None:
+        raise RestoraError(f"recipe: 'scale' is missing (a {degradation.kind} degradation needs it)")
     if degradation.kind == "noise":
         degradation = replace(degradation, sigma=_or(degradation.sigma, (NOISE_SIGMA, NOISE_SIGMA)),
                               val_sigmas=_or(degradation.val_sigmas, list(VAL_SIGMAS)))
+    if degradation.kind == "jpeg":
+        degradation = replace(degradation, quality=_or(degradation.quality, JPEG_QUALITY),
+                              val_qualities=_or(degradation.val_qualities, list(VAL_QUALITIES)),
+                              double=_or(degradation.double, 0.0), blind=_or(degradation.blind, 0.0))
+    if degradation.kind == "realistic":
+        degradation = replace(degradation, shuffle=_or(degradation.shuffle, 0.0), plain=_or(degradation.plain, 0.0))
+    fractions = (degradation.double, degradation.blind, degradation.shuffle, degradation.plain)
+    if not all(p is None or 0 <= p <= 1 for p in fractions):
+        raise RestoraError("recipe: degradation.double, .blind, .shuffle and .plain are fractions from 0 to 1")
     if degradation.kind == "mask":
         degradation = replace(degradation, masks=_or(degradation.masks, list(MASKS)),
                               val_masks=_or(degradation.val_masks, list(MASKS)))

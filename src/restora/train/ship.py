@@ -8,7 +8,8 @@ every earlier stage of a model trained in stages: recipe file, recipe and log of
 ``init:`` chain). The card holds data, recipe, steps, training time, the commands that reproduce
 it, the validation curve and best validation PSNR/SSIM (docs/protocols.md), each earlier stage's
 recipe, time and curve; for a VAE (``objective: vae``) the held-out ELBO instead, for a GAN the
-losses per epoch. Only what a person decides comes from the command line: the model's name,
+losses per epoch, for a classifier (``objective: classification``) the validation accuracy and the
+test metrics the run wrote (``test.json``). Only what a person decides comes from the command line: the model's name,
 method, summary and priority, what shared the machine during training, where its benchmark
 tables are, and notes to append.
 """
@@ -76,15 +77,16 @@ def ship(run_dir: Path, name: str, method: str, summary: str, priority: int = 10
              "file": f"{name}.safetensors", "card": f"{name}.md", "arch": meta["arch"],
              "channels": int(kwargs.get("channels", 1)),
              "params": sum(p.numel() for p in net.parameters()), "summary": summary, "priority": priority}
-    if run.recipe.get("degradation", {}).get("kind") == "downscale":
-        entry["scale"] = int(run.recipe["degradation"]["scale"])
-    write = {"vae": _vae_card, "gan": _gan_card}.get(run.recipe.get("objective")) or partial(_card, net=net)
+    if run.recipe.get("scale"):  # a super-resolver's (stated once in its recipe)
+        entry["scale"] = int(run.recipe["scale"])
+    write = {"vae": _vae_card, "gan": _gan_card, "classification": _classifier_card}.get(run.recipe.get("objective")) \
+        or partial(_card, net=net)
     text = write(entry, run, f"{run.hardware}, {sharing}", benchmark, meta["kwargs"])
     return add_model(weights, entry, text + ("\n" + notes.read_text() if notes else ""), zoo)
 
 
 _PROTOCOLS = {"denoise": "denoising", "denoise-digits": "denoising", "upscale": "super-resolution",
-              "inpaint": "inpainting"}
+              "inpaint": "inpainting", "deblur": "deblurring", "dejpeg": "JPEG artefact removal"}
 
 
 def _card(entry: dict, run: Run, hardware: str, benchmark: str, kwargs: str, net) -> str:
@@ -229,6 +231,61 @@ def _gan_card(entry: dict, run: Run, hardware: str, benchmark: str, kwargs: str)
           for epoch, means in epoch_means(rows, per_epoch, ("loss_d", "loss_g", "d_real", "d_fake"))], "",
     ]
     return "\n".join(lines)
+
+
+def _classifier_card(entry: dict, run: Run, hardware: str, benchmark: str, kwargs: str) -> str:
+    """A classifier's card: data, augmentation, recipe, time, the test metrics of ``test.json`` (the
+    exported weights on the recipe's ``classify.test`` source) and the validation curve."""
+    recipe, rows, recipe_file, facts = run.recipe, run.rows, run.recipe_file, run.facts
+    data, spec = recipe["data"], recipe.get("classify", {})
+    batch, train_images = int(data.get("batch", 128)), int(facts.get("train_images", 0))
+    steps = int(rows[-1]["step"]) if rows else 0
+    val_rows = [r for r in rows if r.get("accuracy")]
+    best = max(val_rows, key=lambda r: float(r["accuracy"])) if val_rows else {}
+    test_file = run.folder / "test.json"
+    test = json.loads(test_file.read_text()) if test_file.is_file() else None
+    epochs = f" ({steps * batch / train_images:.1f} epochs)" if train_images else ""
+    lines = [
+        *_head(entry, kwargs),
+        f"| classes | {', '.join(facts.get('classes', []))} |",
+        f"| training data | {_sources(data['train'])}: {train_images} images, whole, batch {batch}, augmentation: "
+        f"{', '.join(spec.get('augment', [])) or 'none'} (restora.augment) |",
+        f"| recipe | `{recipe_file}` (cross-entropy, label smoothing {spec.get('label_smoothing', 0)}; "
+        f"{_optimisation(recipe)}) |",
+        f"| steps | {steps}{epochs} |",
+        *_time_rows(rows, recipe, hardware)[1:],
+        f"| validation | `{data.get('val')}`: {facts.get('val_images', '?')} images; the exported weights are the "
+        f"best validation accuracy's, {100 * float(best['accuracy']):.2f} % at step {best['step']} |" if best else
+        "| validation | none: the exported weights are the last step's |",
+        f"| reproduce | `OMP_NUM_THREADS=1 restora train {recipe_file} --out runs/{entry['name']}` (test.json and "
+        f"confusion.png in that folder); `restora evaluate-classifier SOURCE --model {entry['name']}`; {benchmark} |",
+        "",
+    ]
+    if test:
+        lines += _test_lines(test)
+    lines += ["## Validation curve", "",
+              "| step | accuracy (%) | cross-entropy | training loss | training accuracy (%, augmented batches) |",
+              "|---|---|---|---|---|",
+              *[f"| {r['step']} | {100 * float(r['accuracy']):.2f} | {float(r['val_loss']):.4f} | "
+                f"{float(r['loss']):.4f} | {100 * float(r['train_accuracy']):.2f} |" for r in val_rows], ""]
+    return "\n".join(lines)
+
+
+def _test_lines(test: dict) -> list[str]:
+    """A card's test section: the metrics of restora.metrics.classification.classification_report."""
+    names = [c["name"] for c in test["classes"]]
+    return [
+        f"## Test set: `{test['source']}` ({test['images']} images, never trained on or selected with)", "",
+        "| accuracy (%) | macro precision | macro recall | macro F1 | ECE | cross-entropy |", "|---|---|---|---|---|---|",
+        f"| {100 * test['accuracy']:.2f} | {test['macro_precision']:.4f} | {test['macro_recall']:.4f} | "
+        f"{test['macro_f1']:.4f} | {test['ece']:.4f} | {test['loss']:.4f} |", "",
+        "| class | precision | recall | F1 | images |", "|---|---|---|---|---|",
+        *[f"| {c['name']} | {c['precision']:.4f} | {c['recall']:.4f} | {c['f1']:.4f} | {c['support']} |"
+          for c in test["classes"]], "",
+        "Confusion matrix (rows: true class, columns: predicted):", "",
+        "| | " + " | ".join(names) + " |", "|---|" + "---|" * len(names),
+        *[f"| {name} | " + " | ".join(map(str, row)) + " |" for name, row in zip(names, test["confusion"])], "",
+    ]
 
 
 def epoch_means(rows: list[dict], per_epoch: int, keys: tuple[str, ...]) -> list[tuple[int, list[float]]]:

@@ -334,7 +334,7 @@ def _restore_work(restorer, inputs: dict[str, Any], options: dict[str, Any], ima
                 given = dict(inputs)
                 if mask_path is not None:
                     given[MASK] = read_mask(mask_path, *image.size, fit=True)
-                task_inputs, notes = TASKS[restorer.task].resolve(given, image.data)
+                task_inputs, notes = TASKS[restorer.task].resolve(given, image.data, source=image)
                 job.warnings.extend(notes)
             except RestoraError as exc:
                 raise RestoraError(_hidden(str(exc), hide)) from None

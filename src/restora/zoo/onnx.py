@@ -1,7 +1,7 @@
 """The zoo's restoration models as ONNX graphs, run by ONNX Runtime (the extra ``restora[onnx]``).
 
 A graph takes ``x`` (N, C, H, W) float32 in [0, 1] and, for a denoiser, ``sigma`` (N,) on the 0-1
-scale, and gives ``y`` (N, C, H*scale, W*scale) float32, unclamped: batch, height and width are
+scale (a JPEG artefact remover's level, the quality / 100, under the same name), and gives ``y`` (N, C, H*scale, W*scale) float32, unclamped: batch, height and width are
 dynamic. It is made by torch's TorchScript exporter (``dynamo=False``) from a trace of the net's
 contract example (``net.example()``, sides that are not multiples of 8), so the reflect padding of a
 net that needs sides in multiples of 8 is in the graph, computed from the input's shape. (The
@@ -32,7 +32,7 @@ from restora.errors import RestoraError
 from restora.io import atomic_path
 from restora.zoo import load_shipped, shipped_models, zoo_root
 
-EXPORTED_TASKS = ("denoise", "upscale")
+EXPORTED_TASKS = ("denoise", "upscale", "dejpeg")
 OPSET = 17
 TOLERANCE = 1e-4  # max abs difference from torch on [0, 1] values that an export must keep
 
@@ -55,11 +55,11 @@ def available() -> bool:
 
 
 def restoration_entry(name: str) -> dict[str, Any]:
-    """The active zoo's entry of the denoise or upscale model ``name``."""
+    """The active zoo's entry of the restoration model ``name`` (a task of EXPORTED_TASKS)."""
     for entry in shipped_models():
         if entry["name"] == name and entry["task"] in EXPORTED_TASKS:
             return entry
-    raise RestoraError(f"no denoise or upscale model '{name}' to export (see `restora models`)")
+    raise RestoraError(f"no {', '.join(EXPORTED_TASKS)} model '{name}' to export (see `restora models`)")
 
 
 def weight_file(name: str) -> Path:

@@ -8,7 +8,8 @@ from typing import Any, TYPE_CHECKING
 import torch
 import torch.nn as nn
 
-from restora.degrade import apply_mask, imresize, make_mask
+from restora.degrade import apply_mask, double_jpeg, imresize, jpeg, make_mask
+from restora.degrade.realistic import Realistic, realistic
 from restora.errors import RestoraError
 from restora.methods import TASKS
 from restora.methods.learned import restorer_for_net
@@ -46,16 +47,18 @@ def warm_start(net: nn.Module, path: Path) -> None:
 class Degradation:
     """On-the-fly damage for supervised pairs, as a recipe's degradation section says: ``noise`` of a
     level drawn per patch (uniform in ``sigma_range``), ``downscale`` by ``scale`` (MATLAB bicubic,
-    8-bit LR), or ``mask``: holes (filled white) of a kind drawn per patch from ``masks``. ``task`` is
-    the task whose protocol validates it, ``val_settings`` the settings."""
+    8-bit LR), ``mask``: holes (filled white) of a kind drawn per patch from ``masks``, ``jpeg``
+    compression or ``realistic`` damage and downscaling, one draw per patch (see DegradationSpec). ``task`` is the task whose protocol validates it,
+    ``val_settings`` the settings."""
 
-    TASKS = {"noise": "denoise", "downscale": "upscale", "mask": "inpaint"}
+    TASKS = {"noise": "denoise", "downscale": "upscale", "mask": "inpaint", "jpeg": "dejpeg", "realistic": "upscale"}
 
     def __init__(self, spec: DegradationSpec):
-        self.kind, self.scale = spec.kind, spec.scale
+        self.spec, self.kind, self.scale = spec, spec.kind, spec.scale
         self.sigma_range, self.masks = spec.sigma, spec.masks
         self.task = self.TASKS[self.kind]
-        self.val_settings = {"noise": spec.val_sigmas, "downscale": [spec.scale], "mask": spec.val_masks}[self.kind]
+        self.val_settings = {"noise": spec.val_sigmas, "downscale": [spec.scale], "mask": spec.val_masks,
+                             "jpeg": spec.val_qualities, "realistic": [spec.scale]}[self.kind]
 
     def make(self, clean: torch.Tensor, gen: torch.Generator) -> tuple[tuple, torch.Tensor]:
         """clean (N, C, H, W) -> (network inputs, target)."""
@@ -70,8 +73,26 @@ class Degradation:
             seeds = torch.randint(2**31 - 1, (n,), generator=gen).tolist()
             mask = torch.stack([make_mask(self.masks[k], h, w, seed=s) for k, s in zip(kinds, seeds)])
             return (apply_mask(clean, mask), mask), clean
+        if self.kind == "jpeg":
+            return self.compressed(clean, gen), clean
+        if self.kind == "realistic":
+            model = Realistic(shuffle=self.spec.shuffle, plain=self.spec.plain)
+            return (torch.stack([realistic(patch, self.scale, gen, model) for patch in clean]),), clean
         lr = (imresize(clean, 1 / self.scale).clamp(0, 1) * 255).round() / 255
         return (lr,), clean
+
+
+    def compressed(self, clean: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """(JPEG patches, level (N,): quality / 100, 0 where the network is to work blind)."""
+        lo, hi = self.spec.quality
+        out, levels = [], []
+        for patch in clean:
+            quality, first = (int(q) for q in torch.randint(int(lo), int(hi) + 1, (2,), generator=gen))
+            dy, dx = (int(d) for d in torch.randint(8, (2,), generator=gen))
+            twice, blind = (float(u) for u in torch.rand(2, generator=gen))
+            out.append(double_jpeg(patch, first, quality, (dy, dx)) if twice < self.spec.double else jpeg(patch, quality))
+            levels.append(0.0 if blind < self.spec.blind else quality / 100)
+        return torch.stack(out), torch.tensor(levels)
 
 
 @register_objective("restoration")
