@@ -10,7 +10,7 @@ import pytest
 import torch
 from test_cli import assert_one_line_error
 
-from restora.degrade import gaussian_noise
+from restora.degrade import gaussian_noise, jpeg
 from restora.errors import RestoraError
 from restora.methods import get_method
 from restora.methods.learned import restorer_for_net
@@ -35,9 +35,11 @@ def onnx_cache(tmp_path_factory):
 
 def photo(entry, camera, astronaut) -> tuple[torch.Tensor, dict]:
     """A real crop of 93x75 pixels for the model, and its task inputs."""
+    clean = camera if entry["channels"] == 1 else astronaut
     if entry["task"] == "denoise":
-        clean = camera if entry["channels"] == 1 else astronaut
         return gaussian_noise(clean[:, :93, :75], 25, seed=0), {"sigma": 25}
+    if entry["task"] == "dejpeg":
+        return jpeg(clean[:, :93, :75], 20), {"quality": 20}
     return astronaut[:, :93, :75], {"scale": entry["scale"]}
 
 

@@ -26,7 +26,8 @@ from restora.reporting import RestoraWarning
 
 TINY = [(1, 1), (3, 3), (4, 4), (3, 50), (50, 3)]  # (height, width)
 TASK_ARGS = {"denoise": ["--sigma", "20"], "upscale": ["--scale", "2"], "inpaint": ["--mask", "center"],
-             "deblur": ["--kernel", "gaussian:0.3"]}  # a 3x3 kernel
+             "deblur": ["--kernel", "gaussian:0.3"], "dejpeg": ["--quality", "30"],
+             "restore": ["--scale", "2"]}  # a 3x3 kernel
 
 
 def one_line_errors(result, *names: str) -> list[str]:
@@ -61,7 +62,7 @@ def test_tiny_images_through_each_task_default_are_restored_or_refused_in_one_li
             assert len(one_line_errors(result, name)) == 1
             continue
         assert result.returncode == 0, (name, result.stderr)
-        factor = 2 if task == "upscale" else 1
+        factor = 2 if task in ("upscale", "restore") else 1
         assert read_u8(tmp_path / f"out-{name}").shape == (height * factor, width * factor, 3)
 
 
@@ -71,7 +72,7 @@ def test_every_method_restores_or_refuses_the_smallest_and_a_thin_image():
     not fit 1x1; pnp cannot estimate the noise of 3x50)."""
     fast = {"gan-prior": {"iterations": 2, "starts": 1}, "pnp": {"iterations": 1}}
     inputs = {"denoise": {"sigma": 20}, "upscale": {"scale": 2}, "inpaint": {"mask": "center"},
-              "deblur": {"kernel": "gaussian:0.3"}}
+              "deblur": {"kernel": "gaussian:0.3"}, "dejpeg": {"quality": 30}, "restore": {"scale": 2}}
     refused = []
     for row in list_methods():
         for (height, width), channels in [((1, 1), 1), ((3, 50), 3)]:
@@ -86,7 +87,7 @@ def test_every_method_restores_or_refuses_the_smallest_and_a_thin_image():
                 assert row["task"] == "deblur", row["name"]
                 refused.append((row["name"], height, width))
                 continue
-            factor = 2 if row["task"] == "upscale" else 1
+            factor = 2 if row["task"] in ("upscale", "restore") else 1
             assert out.data.shape == (channels, height * factor, width * factor), row["name"]
             assert out.alpha is not None and torch.isfinite(out.data).all(), row["name"]
     assert ("wiener", 3, 50) not in refused and ("richardson-lucy", 3, 50) not in refused

@@ -23,7 +23,7 @@ from restora.degrade import imresize
 from restora.degrade.resize import scaled_size
 from restora.methods.base import STRENGTH, blend, register
 from restora.methods.registry import get_method, list_methods
-from restora.methods.tasks import PhotoRepairer, estimate_sigma
+from restora.methods.tasks import MIN_ESTIMATE_SIDE, PhotoRepairer, estimate_sigma
 
 HIGH_QUALITY = 96  # JPEG qualities from here on are left alone
 NOISE_FLOOR = 3.0  # estimated noise levels (0-255) below this are left alone: the estimate of a clean photo
@@ -68,7 +68,7 @@ class AutoRestore(PhotoRepairer):
             y = self.step("dejpeg", y, say, quality=quality)
         else:
             say(f"JPEG quality {quality}: high enough to leave alone")
-        sigma = estimate_sigma(y)
+        sigma = estimate_sigma(y) if min(y.shape[-2:]) >= MIN_ESTIMATE_SIDE else 0.0  # too few pixels to tell
         if sigma >= NOISE_FLOOR:
             say(f"noise level {sigma:.1f} (0-255) estimated: removed")
             y = self.step("denoise", y, say, sigma=sigma)

@@ -263,7 +263,7 @@ class TaskSpec:
             if (value is None or value == "") and spec.read and source is not None:
                 value = spec.read(source)
                 notes.append(f"{spec.name} {value} read from the file" if value is not None
-                             else f"no {spec.name} in the file: {spec.help.split('; ')[-1]}")
+                             else f"no {spec.name} in the file")
             if value is None or value == "":
                 if spec.estimate:
                     value = spec.estimate(x)
