@@ -3,21 +3,23 @@
 channel, colour with 4:2:0 chroma; PSNR / SSIM on the full image, the mean over the images (image
 i sorted by path, seed i: the same figures as ``restora bench dejpeg``).
 
-    python benchmarks/dejpeg.py [--quick] [--out benchmarks/results/dejpeg.md]
+    python benchmarks/dejpeg.py [--quick] [--dncnn-size HxW] [--out benchmarks/results/dejpeg.md]
     python benchmarks/dejpeg.py --fit [QUALITIES]   # refit bm3d-deblock's noise levels on training images
 
-(a) Classic5 (gray): the JPEG input, every registered dejpeg method (classical and learned) and the
-    published figures (PUBLISHED). (b) McMaster (colour): the JPEG input, the methods with a colour
-    model or a classical colour path, and a learned gray model run on each RGB channel separately.
+(a) Classic5 (gray): the JPEG input, every registered dejpeg method (classical and learned; a
+    learned one also as the x8 ensemble) and the published figures (PUBLISHED).
+(b) McMaster (colour): the JPEG input, the methods with a colour model or a classical colour path,
+    and a learned gray model run on each RGB channel separately.
 (c) Speed: seconds per 512x512 image and megapixels per second of every method; the learned model
     against a DnCNN-3-sized network (dncnn, 20 layers, 64 channels, random weights) on the same
-    image, runs alternating, 1 and 2 threads, medians; the learned model's MP/s and peak resident
-    memory on a 12-megapixel image (each measurement in its own process, benchmarks/speed.py).
+    image, runs alternating, 1 and 2 threads, medians, on torch and on ONNX Runtime; the learned
+    model's and the DnCNN-3-sized network's MP/s and peak resident memory on a 12-megapixel image
+    (``--dncnn-size``: the network's at another size), tiled alike, each in its own process.
 
-``--quick``: two images per set, q10 and q30, gray speed only (a smoke run). ``--fit`` prints the
-noise-level tables of restora.methods.dejpeg (fitted on train400 / T91, never on the benchmarks)
-and writes nothing. Needs $RESTORA_DATA (default ../shared/data): jpeg/classic5,
-denoise/color/mcmaster; --fit: denoise/gray/train400, sr/t91.
+``--quick``: two images per set, q10 and q30, gray speed only, one round at one thread, no
+12-megapixel run (a smoke run). ``--fit`` prints the noise-level tables of restora.methods.dejpeg
+(fitted on train400 / T91, never on the benchmarks) and writes nothing. Needs $RESTORA_DATA
+(default ../shared/data): jpeg/classic5, denoise/color/mcmaster; --fit: denoise/gray/train400, sr/t91.
 """
 from __future__ import annotations
 
@@ -29,12 +31,13 @@ import statistics
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
-from speed import measure, write_markdown
+from speed import measure, peak_mb, write_markdown
 from restora.io import write_text_atomic
 from restora.methods import get_method, list_methods
 from restora.protocols import protocol, read_reference, reference_paths
@@ -65,7 +68,7 @@ PUBLISHED = {  # name: (PSNR at QUALITIES, SSIM or None, source, how far it was 
 RESULTS = Path(__file__).parent / "results"
 SPEED_SIZE = (512, 512)
 BIG_SIZE = (3000, 4000)  # 12 megapixels
-DNCNN3 = {"channels": 1, "depth": 20, "width": 64}
+DNCNN3 = {"channels": 1, "depth": 20, "width": 64, "batch_norm": False}
 FIT_QUALITIES = (5, 10, 20, 30, 40, 60, 80, 95)
 FIT_IMAGES = 6
 FIT_CROP = 128  # T91 images cropped to at most this side for the chroma fit
@@ -99,6 +102,11 @@ def per_channel(restorer) -> Callable[..., torch.Tensor]:
     return lambda x, **inputs: torch.cat([restorer.restore(x[c:c + 1], **inputs) for c in range(x.shape[0])])
 
 
+def ensembled(restorer) -> Callable[..., torch.Tensor]:
+    """The restorer as the x8 ensemble (the mean over the 8 flips / rotations)."""
+    return lambda x, **inputs: restorer.restore(x, ensemble=True, **inputs)
+
+
 def channels_of(name: str) -> set[int] | None:
     """The channel counts a learned method has models for; None for a classical method."""
     entries = getattr(get_method("dejpeg", name), "entries", None)
@@ -127,7 +135,10 @@ def classic5(quick: bool) -> str:
     refs = images("jpeg/classic5", 2 if quick else None)
     methods: list[tuple[str, str, Callable | None]] = [("JPEG (input)", "measured", None)]
     for m in list_methods("dejpeg"):
-        methods.append((m["name"], m["kind"], get_method("dejpeg", m["name"]).restore))
+        restorer = get_method("dejpeg", m["name"])
+        methods.append((m["name"], m["kind"], restorer.restore))
+        if any(o.name == "ensemble" for o in restorer.options):
+            methods.append((f"{m['name']}:ensemble=true", m["kind"], ensembled(restorer)))
     rows = quality_rows(methods, refs, qualities)
     for name, (psnrs, ssims, source, checked) in PUBLISHED.items():
         cells = [f"{psnrs[QUALITIES.index(q)]:.2f} / " + (f"{ssims[QUALITIES.index(q)]:.4f}" if ssims else "–")
@@ -162,52 +173,84 @@ def mcmaster(quick: bool) -> str:
     return write_markdown(None, title, ["method", "kind", *(f"q{q}" for q in qualities), "s / image"], rows)
 
 
-def side_by_side(name: str, threads: int, runs: int) -> dict[str, Any]:
-    """The learned method's restore and net, and a DnCNN-3-sized net, timed alternately in a child
-    process with ``threads`` threads: median seconds of each."""
-    spec = {"method": name, "threads": threads, "runs": runs}
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+def child(spec: dict[str, Any]) -> dict[str, float]:
+    """Run :func:`_child` with ``spec`` in a fresh process with spec["threads"] threads."""
+    env = {**os.environ, "OMP_NUM_THREADS": str(spec["threads"]), "MKL_NUM_THREADS": str(spec["threads"])}
     out = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True,
                          check=True, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def dncnn3(backend: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A DnCNN-3-sized dncnn (DNCNN3, random weights; batch norm left out, as folded for
+    deployment) as a function of a (1, 1, H, W) batch: torch channels-last, or ONNX Runtime
+    (``backend`` "onnxruntime", exported like the zoo models, torch's thread count)."""
+    import tempfile
+    import warnings
+
+    from restora.methods.learned import channels_last
+    from restora.nets import build_net
+    from restora.zoo.onnx import OPSET, new_session
+
+    torch.manual_seed(0)
+    net = build_net("dncnn", **DNCNN3).eval()
+    if backend == "torch":
+        return channels_last(net)
+    with tempfile.TemporaryDirectory() as folder, torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter's notice, as in restora.zoo.onnx
+        path = f"{folder}/dncnn3.onnx"
+        torch.onnx.export(net, (torch.rand(1, 1, 64, 64),), path, input_names=["x"], output_names=["y"],
+                          opset_version=OPSET, dynamic_axes={"x": {2: "h", 3: "w"}, "y": {2: "h", 3: "w"}},
+                          dynamo=False)
+        session = new_session(path, torch.get_num_threads())
+    return lambda t: torch.from_numpy(session.run(None, {"x": t.contiguous().numpy()})[0])
+
+
 def _child(spec: dict[str, Any]) -> None:
-    """Child of :func:`side_by_side`: on one 512x512 gray JPEG (q20 of scikit-image's astronaut),
-    the learned method's ``restore``, its network alone and a DnCNN-3-sized dncnn, each once
-    untimed, then ``runs`` rounds of the three in turn; prints the medians as JSON."""
+    """Child of :func:`child`: on scikit-image's astronaut resized to spec["size"] (gray, or colour
+    with spec["colour"]) and saved as JPEG q20, each of spec["calls"] once on a 128x128 crop
+    (untimed), then spec["runs"] rounds of them in turn; prints the median seconds of each and the
+    peak resident memory (MB) as JSON. Calls: "restore" (spec["method"], default backend),
+    "restore-torch" (torch backend), "dncnn" / "dncnn-onnx" (:func:`dncnn3` on torch / ONNX Runtime,
+    in 512-pixel tiles overlapping by 32, as restore tiles)."""
     import numpy as np
     from skimage import data
 
     from restora.degrade import imresize, jpeg
-    from restora.methods.learned import channels_last
-    from restora.nets import build_net
+    from restora.methods.tiling import run_tiled
 
     torch.set_num_threads(spec["threads"])
-    photo = torch.from_numpy(data.astronaut().astype(np.float32) / 255).permute(2, 0, 1).mean(0, keepdim=True)
-    x = jpeg(imresize(photo, size=SPEED_SIZE).clamp(0, 1), 20)
+    photo = torch.from_numpy(data.astronaut().astype(np.float32) / 255).permute(2, 0, 1)
+    photo = photo if spec["colour"] else photo.mean(0, keepdim=True)
+    x = jpeg(imresize(photo, size=tuple(spec["size"])).clamp(0, 1), 20)
     restorer = get_method("dejpeg", spec["method"])
-    entry = restorer.entry_for(1)
-    learned_net = channels_last(restorer.net(entry))
-    torch.manual_seed(0)
-    dncnn = channels_last(build_net("dncnn", **DNCNN3).eval())
-    level = torch.tensor([0.2])
-    calls = {"restore": lambda: restorer.restore(x, quality=20, backend="torch"),
-             "net": lambda: learned_net(x[None], level),
-             "dncnn": lambda: dncnn(x[None])}
+    calls: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {}
+    for key in spec["calls"]:
+        if key.startswith("restore"):
+            calls[key] = partial(restorer.restore, quality=20, backend="torch" if key == "restore-torch" else "auto")
+        else:
+            net = dncnn3("torch" if key == "dncnn" else "onnxruntime")
+            calls[key] = lambda t, net=net: run_tiled(net, t[None])[0]
     times: dict[str, list[float]] = {key: [] for key in calls}
     with torch.no_grad():
         for call in calls.values():
-            call()
+            call(x[:, :128, :128])
         for _ in range(spec["runs"]):
             for key, call in calls.items():
                 start = time.perf_counter()
-                call()
+                call(x)
                 times[key].append(time.perf_counter() - start)
-    print(json.dumps({key: statistics.median(values) for key, values in times.items()}))
+    result = {key: statistics.median(values) for key, values in times.items()}
+    print(json.dumps({**result, "peak_mb": peak_mb()}))
 
 
-def speed(quick: bool) -> str:
+def parse_size(text: str) -> tuple[int, int]:
+    """"HxW" -> (H, W)."""
+    h, w = text.lower().split("x")
+    return int(h), int(w)
+
+
+def speed(quick: bool, dncnn_size: tuple[int, int]) -> str:
     mp = SPEED_SIZE[0] * SPEED_SIZE[1] / 1e6
     rows = []
     for m in list_methods("dejpeg"):
@@ -222,37 +265,49 @@ def speed(quick: bool) -> str:
     text = write_markdown(None, "### (c) Speed\n\nOne 512x512 photo (scikit-image's astronaut), quality 20, each "
                           "method in its own process after an untimed call (benchmarks/speed.py).",
                           ["method", "input", "s / image", "MP/s", "peak memory (MB)"], rows)
-    learned = [m["name"] for m in list_methods("dejpeg") if m["kind"] == "learned"]
+    learned = [m["name"] for m in list_methods("dejpeg") if m["kind"] == "learned" and 1 in channels_of(m["name"])]
     if not learned:
-        return text + "\nNo learned dejpeg model in the zoo: the comparison with a DnCNN-3-sized network and the " \
-                      "12-megapixel run are left out.\n"
+        return text + "\nNo learned gray dejpeg model in the zoo: the comparison with a DnCNN-3-sized network and " \
+                      "the 12-megapixel run are left out.\n"
+    runs = 1 if quick else 5
     for name in learned:
-        runs = 3 if quick else 9
         pair_rows = []
-        if 1 in channels_of(name):
-            for threads in (1, 2):
-                t = side_by_side(name, threads, runs)
-                pair_rows.append([str(threads), f"{t['restore']:.3f} ({mp / t['restore']:.2f})",
-                                  f"{t['net']:.3f} ({mp / t['net']:.2f})", f"{t['dncnn']:.3f} ({mp / t['dncnn']:.2f})",
-                                  f"{t['dncnn'] / t['restore']:.1f}x"])
-                print("| " + " | ".join(pair_rows[-1]) + " |", flush=True)
-            text += "\n" + write_markdown(
-                None, f"#### {name} against a DnCNN-3-sized network\n\nThe same 512x512 gray JPEG (q20): {name}'s "
-                f"`restore` (tiling included, torch backend), its network alone, and `dncnn` with 20 layers of 64 "
-                f"channels (DnCNN-3's size, random weights), all channels-last, run in turn {runs} times in one "
-                f"process per thread count; median seconds (MP/s).",
-                ["threads", f"{name} restore", f"{name} net", "DnCNN-3-sized net", "DnCNN-3 / restore"], pair_rows)
+        for threads in (1,) if quick else (1, 2):
+            t = child({"method": name, "threads": threads, "runs": runs, "size": list(SPEED_SIZE), "colour": False,
+                       "calls": ["restore", "dncnn-onnx", "restore-torch", "dncnn"]})
+            cells = [f"{t[key]:.2f} ({mp / t[key]:.3f})" for key in ("restore", "dncnn-onnx", "restore-torch", "dncnn")]
+            pair_rows.append([str(threads), *cells[:2], f"**{t['dncnn-onnx'] / t['restore']:.1f}x**", *cells[2:],
+                              f"**{t['dncnn'] / t['restore-torch']:.1f}x**"])
+            print("| " + " | ".join(pair_rows[-1]) + " |", flush=True)
+        text += "\n" + write_markdown(
+            None, f"#### {name} against a DnCNN-3-sized network\n\nThe same 512x512 gray JPEG (q20), one process "
+            f"per thread count: {name}'s `restore` (tiling included) and `dncnn` with 20 layers of 64 channels "
+            f"(DnCNN-3's size, random weights, batch norm folded away), on ONNX Runtime ({name}'s default backend) "
+            f"and on torch (channels-last), run in turn {runs} times after an untimed call; median seconds "
+            "(MP/s), and how many times faster.",
+            ["threads", f"{name} (ONNX Runtime)", "DnCNN-3 (ONNX Runtime)", "speed-up", f"{name} (torch)",
+             "DnCNN-3 (torch)", "speed-up"], pair_rows)
+        if quick:
+            continue
         big_rows = []
-        for colour in sorted({c == 3 for c in channels_of(name)}):
-            r = measure("dejpeg", name, BIG_SIZE, colour, quality=20)
-            big_rows.append([name, "colour" if colour else "gray", f"{r['seconds']:.1f}", f"{r['mp'] / r['seconds']:.3f}",
-                             f"{r['peak_mb']:.0f}"])
+        jobs = [(name, "restore", BIG_SIZE, False), (name, "restore", BIG_SIZE, True)]
+        if dncnn_size != BIG_SIZE:
+            jobs.append((name, "restore", dncnn_size, False))
+        jobs.append(("DnCNN-3-sized", "dncnn-onnx", dncnn_size, False))
+        for label, call, size, colour in jobs:
+            if colour and 3 not in channels_of(name):
+                continue
+            r = child({"method": name, "threads": torch.get_num_threads(), "runs": 1, "size": list(size),
+                       "colour": colour, "calls": [call]})
+            megapixels = size[0] * size[1] / 1e6
+            big_rows.append([label, "colour" if colour else "gray", f"{size[1]}x{size[0]} ({megapixels:.1f} MP)",
+                             f"{r[call]:.1f}", f"{megapixels / r[call]:.3f}", f"{r['peak_mb']:.0f}"])
             print("| " + " | ".join(big_rows[-1]) + " |", flush=True)
         text += "\n" + write_markdown(
-            None, f"#### {name} on a 12-megapixel image\n\n{BIG_SIZE[1]}x{BIG_SIZE[0]} (the astronaut resized), "
-            "quality 20, tiled inference (the default 512-pixel tiles); peak resident memory of the measuring process "
-            "(ru_maxrss, the resized photo included).", ["method", "input", "seconds", "MP/s", "peak memory (MB)"],
-            big_rows)
+            None, f"#### {name} and the DnCNN-3-sized network on a large image\n\nThe astronaut resized, quality "
+            "20, ONNX Runtime, 512-pixel tiles overlapping by 32 (restore's default), one call per process after an "
+            "untimed one on a crop; peak resident memory of the process (VmHWM, the photo included).",
+            ["network", "input", "size", "seconds", "MP/s", "peak memory (MB)"], big_rows)
     return text
 
 
@@ -306,10 +361,14 @@ def fit(qualities: list[int]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2 images per set, q10 and q30, gray speed only")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: 2 images per set, q10 and q30, gray speed only, one round, no large image")
     parser.add_argument("--fit", nargs="?", const=",".join(map(str, FIT_QUALITIES)), metavar="QUALITIES",
                         help="refit bm3d-deblock's noise levels (prints them), at these qualities "
                              "(comma-separated; default: FIT_QUALITIES)")
+    parser.add_argument("--dncnn-size", type=parse_size, default=BIG_SIZE, metavar="HxW",
+                        help="the DnCNN-3-sized network's large image (default 3000x4000; smaller when it is too "
+                             "slow, and the learned model is measured at this size too)")
     parser.add_argument("--out", type=Path, default=RESULTS / "dejpeg.md")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -317,8 +376,10 @@ def main() -> None:
         return _child(json.loads(args.child))
     if args.fit:
         return fit([int(q) for q in args.fit.split(",")])
-    header = ("## JPEG artefact removal" + (" (quick smoke run: 2 images, q10 and q30)" if args.quick else "") + "\n\n")
-    text = header + "\n".join([classic5(args.quick), mcmaster(args.quick), speed(args.quick)])
+    command = " ".join(["python benchmarks/dejpeg.py", *sys.argv[1:]])
+    header = ("## JPEG artefact removal" + (" (quick smoke run: 2 images, q10 and q30)" if args.quick else "") +
+              f"\n\nRegenerate: `{command}` (from the repository root; data under `$RESTORA_DATA`).\n\n")
+    text = header + "\n".join([classic5(args.quick), mcmaster(args.quick), speed(args.quick, args.dncnn_size)])
     write_text_atomic(args.out, text)
     print(f"wrote {args.out}")
 

@@ -34,8 +34,10 @@ RUNS = [  # (task, method (None: the task's default), setting, arguments)
     ("upscale", None, "x2", ["--scale", "2"]),
     ("upscale", None, "x4", ["--scale", "4"]),
     ("inpaint", "telea", "strokes mask", ["--method", "telea", "--mask", "strokes"]),
+    ("inpaint", None, "freeform:10-20 mask", ["--mask", "freeform:10-20"]),
     ("deblur", "wiener", "gaussian:2", ["--method", "wiener", "--kernel", "gaussian:2"]),
     ("deblur", None, "gaussian:2", ["--kernel", "gaussian:2"]),
+    ("deblur", "unet-deblur", "blind", ["--method", "unet-deblur"]),
     ("dejpeg", None, "quality 30", ["--quality", "30"]),
     ("restore", None, "x1", []),
     ("restore", None, "x2", ["--scale", "2"]),
@@ -80,6 +82,7 @@ def run(task: str, args: list[str], photo: Path, out: Path) -> tuple[float, floa
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--megapixels", type=float, nargs="+", default=[24.0, 6.0])
+    parser.add_argument("--tasks", nargs="+", help="only the runs of these tasks")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "memory.md"),
                         help="Markdown file to write, or - to print only")
     options = parser.parse_args()
@@ -89,6 +92,8 @@ def main() -> None:
             photo = Path(tmp) / "photo.png"
             width, height = synthetic_photo(megapixels, photo)
             for task, method, setting, args in RUNS:
+                if options.tasks and task not in options.tasks:
+                    continue
                 seconds, peak_gb, failure = run(task, args, photo, Path(tmp) / "out.png")
                 row = [f"{width}x{height} ({width * height / 1e6:.0f} MP)", task,
                        method or f"{defaults[task]} (default)", setting, failure or f"{seconds:.0f}",

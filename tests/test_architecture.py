@@ -25,7 +25,7 @@ LAYERS = [
     {"degrade", "metrics"},
     {"nets", "protocols", "augment"},
     {"zoo", "faces"},
-    {"methods", "generate", "classify"},
+    {"methods", "generate", "classify", "features", "stylize"},
     {"train", "bench"},
     {"cli", "web", "demo", "__init__", "__main__"},
 ]

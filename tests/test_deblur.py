@@ -1,16 +1,23 @@
-"""Plug-and-play deblurring (restora.methods.pnp): the FFT data step, the solver, kernel checks."""
+"""Deblurring: plug-and-play (restora.methods.pnp: the FFT data step, the solver, kernel checks),
+the camera blur a blind deblurrer trains on, a tiny blind recipe, and the default method with and
+without a kernel."""
 from __future__ import annotations
 
+import csv
+
+import numpy as np
 import pytest
 import torch
 from PIL import Image as PILImage
+from skimage import data as skdata
 
-from restora.degrade import blur, gaussian_noise, kernel_from_spec
+from restora.degrade import blur, camera_blur_kernel, gaussian_noise, kernel_from_spec
 from restora.errors import RestoraError
-from restora.methods import get_method
+from restora.methods import default_method, get_method, list_methods
 from restora.methods.pnp import convolve, data_step, hqs_deblur, kernel_spectrum, masked_data_step
 from restora.metrics import psnr
 from restora.protocols import protocol, read_reference
+from restora.train import Trainer
 
 
 def test_the_kernel_spectrum_is_circular_convolution(camera):
@@ -83,3 +90,52 @@ def test_tiles_score_within_a_tenth_of_a_db_of_the_whole_photo(data_dir):
     tiled = pnp.restore(case.degraded, **case.inputs, tile=256)
     assert case.score(whole)[0] > case.score(case.degraded)[0] + 5
     assert abs(case.score(tiled)[0] - case.score(whole)[0]) < 0.1
+
+
+def test_camera_blur_kernels_are_normalised_repeat_per_seed_and_span_their_families():
+    shapes = set()
+    for seed in range(40):
+        k = camera_blur_kernel(torch.Generator().manual_seed(seed))
+        assert torch.equal(k, camera_blur_kernel(torch.Generator().manual_seed(seed)))
+        assert k.min() >= 0 and abs(float(k.sum()) - 1) < 1e-5
+        assert k.shape[0] == k.shape[1] and k.shape[0] % 2 == 1 and k.shape[0] <= 21
+        shapes.add(k.shape[0])
+    assert len(shapes) > 3  # lens kernels of 7-21 px, disks of 3-9, motion of 3-15
+
+
+def test_a_tiny_blind_deblurring_recipe_learns(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("astronaut", "coffee", "chelsea"):
+        PILImage.fromarray(getattr(skdata, name)()).resize((128, 96)).save(folder / f"{name}.png")
+    recipe = {"task": "deblur", "seed": 0, "net": {"name": "unet-denoiser", "args": {"channels": 3, "width": 8, "blocks": 1}},
+              "data": {"train": str(folder), "val": str(folder), "val_limit": 1, "patch": 48, "batch": 8},
+              "degradation": {"kind": "blur", "sigma": [0, 5], "val_kernels": ["disk:2"]},
+              "optimizer": {"lr": 0.003}, "train": {"steps": 40, "log_every": 10, "val_every": 40}}
+    last = Trainer(recipe, tmp_path / "run", progress=False).run()
+    with (tmp_path / "run" / "log.csv").open() as f:
+        losses = [float(r["loss"]) for r in csv.DictReader(f)]
+    assert losses[-1] < losses[0], losses
+    assert float(last["psnr_disk:2"]) > 15  # validated by the deblur protocol
+
+
+def test_the_default_deblurrer_is_pnp_with_a_kernel_and_a_blind_one_without(camera):
+    blind = [m["name"] for m in list_methods("deblur") if get_method("deblur", m["name"]).blind]
+    assert default_method("deblur", {"kernel": "gaussian:2"}) == "pnp"
+    if blind:
+        assert default_method("deblur", {"kernel": None}) in blind
+    with pytest.raises(RestoraError, match="pnp needs the blur kernel"):
+        get_method("deblur", "pnp").restore(camera)
+
+
+def test_blind_deblurring_through_the_cli_sharpens_a_real_photo(cli_inline, tmp_path):
+    clean = torch.from_numpy(skdata.astronaut()[:192, 160:352]).permute(2, 0, 1).float() / 255
+    blurred = gaussian_noise(blur(clean, kernel_from_spec("disk:2"))[0], 2.0, seed=0)
+    PILImage.fromarray((blurred.permute(1, 2, 0).numpy() * 255).round().astype("uint8")).save(tmp_path / "soft.png")
+    result = cli_inline("deblur", "soft.png", "-o", "sharp.png")
+    assert result.returncode == 0, result.stderr
+    sharp = torch.from_numpy(np.asarray(PILImage.open(tmp_path / "sharp.png"))).permute(2, 0, 1).float() / 255
+    assert psnr(sharp, clean) > psnr(blurred, clean) + 1.5
+    result = cli_inline("deblur", "soft.png", "-o", "pnp.png", "--method", "pnp")
+    assert result.returncode == 2 and "pnp needs the blur kernel" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

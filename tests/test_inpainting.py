@@ -10,6 +10,7 @@ from PIL import Image as PILImage
 from skimage import data as skdata
 
 from restora.degrade import apply_mask, make_mask
+from restora.errors import RestoraError
 from restora.io import read_image
 from restora.methods.inpainting import hole_window
 from restora.methods.learned import restorer_for_net
@@ -61,3 +62,25 @@ def test_the_hole_window_grows_the_hole_and_stays_inside():
     mask[:, 40:50, 150:190] = 1
     rows, cols = hole_window(mask)
     assert (rows.start, rows.stop) == (8, 82) and (cols.start, cols.stop) == (118, 200)
+
+
+@pytest.mark.parametrize("spec", ["freeform:10-20", "freeform:20-30", "freeform:30-40", "freeform:40-50"])
+def test_free_form_masks_cover_their_hole_ratio_bin_and_repeat_per_seed(spec):
+    lo, hi = (int(v) / 100 for v in spec.split(":")[1].split("-"))
+    for seed in range(8):
+        mask = make_mask(spec, 321, 481, seed=seed)
+        assert mask.shape == (1, 321, 481) and set(mask.unique().tolist()) <= {0.0, 1.0}
+        assert lo <= float(mask.mean()) <= hi
+        assert torch.equal(mask, make_mask(spec, 321, 481, seed=seed))
+    assert not torch.equal(make_mask(spec, 321, 481, seed=0), make_mask(spec, 321, 481, seed=1))
+
+
+def test_free_form_training_masks_span_one_to_fifty_percent():
+    ratios = [float(make_mask("freeform", 160, 160, seed=s).mean()) for s in range(100)]
+    assert 0.01 <= min(ratios) < 0.15 and 0.4 < max(ratios) <= 0.5
+
+
+@pytest.mark.parametrize("spec", ["freeform:50-10", "freeform:abc", "freeform:10-120"])
+def test_bad_free_form_specs_are_one_line_errors(spec):
+    with pytest.raises(RestoraError, match="freeform"):
+        make_mask(spec, 64, 64)

@@ -70,7 +70,7 @@ def test_unknown_names_list_the_known_ones(tmp_path):
     for override, expected in (("optimizer.name=adm", "optimizer.name must be one of adam, adamw, sgd, rmsprop"),
                                ("schedule.name=linear", "schedule.name must be one of cosine, step, constant"),
                                ("loss=l3", "loss must be one of l1, l2, charbonnier"),
-                               ("degradation.kind=blur", "degradation.kind must be one of noise, downscale"),
+                               ("degradation.kind=haze", "degradation.kind must be one of noise, downscale"),
                                ("data.color=cmyk", "data.color must be one of gray, rgb, y"),
                                ("objective=diffusion", "unknown objective 'diffusion' (classification, gan, "
                                                        "restoration, vae)")):

@@ -380,3 +380,19 @@ def test_a_failing_job_reports_its_error(client, extra_method, camera):
     r = submit(client, png(u8(camera)), "denoise", "test-broken", {"sigma": 20})
     status = wait(client, r.json()["id"])
     assert status["error"] == "internal error: ZeroDivisionError: division by zero"
+
+
+def test_a_painted_full_size_photo_is_filled_by_the_default_photo_inpainter(client, data_dir):
+    """A 12-megapixel photo (McMaster's first image enlarged) with a painted stroke, the method left to
+    the task's default: the learned photo inpainter fills the stroke and keeps every other pixel."""
+    path = sorted((data_dir / "denoise" / "color" / "mcmaster").glob("*.png"))[0]
+    photo = np.asarray(PILImage.open(path).convert("RGB").resize((4000, 3000), PILImage.BICUBIC))
+    mask = np.zeros(photo.shape[:2], np.uint8)
+    mask[1400:1460, 1000:2600] = 255  # a painted stroke across the photo
+    status, data = run_job(client, png(photo), "inpaint", "", mask=png(mask))
+    assert status["method"] == "photo-inpainter"
+    out = decode(data)
+    assert out.shape == photo.shape
+    keep = mask == 0
+    np.testing.assert_array_equal(out[keep], photo[keep])
+    assert np.abs(out[~keep].astype(int) - 255).mean() > 40  # filled, not left white

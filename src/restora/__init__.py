@@ -7,7 +7,7 @@ The Python API in one screen::
     clean = restora.denoise(image, sigma=25)              # default method of the task
     big = restora.upscale(image, scale=3, method="bicubic")
     filled = restora.inpaint(image, mask="center")        # a mask tensor (1, H, W), kind or mask file
-    sharp = restora.deblur(image, kernel="gaussian:2")    # a kernel tensor (kh, kw) or a spec
+    sharp = restora.deblur(image, kernel="gaussian:2")    # a kernel tensor (kh, kw) or a spec; none: blind
     fixed = restora.dejpeg(restora.read_image("photo.jpg"))  # the quality read from the file
     photo = restora.restore(image, scale=2, strength=0.8)  # JPEG repair, denoising, real-world upscaling
     faces = restora.sample("dcgan-faces", n=16, seed=0)   # (16, 3, 64, 64) in [0, 1] from a shipped generator
@@ -42,7 +42,7 @@ def run(task: str, x: ImageLike, method: str | None = None, seed: int = 0, **inp
     spec = TASKS[task]
     names = {i.name for i in spec.inputs}
     options = {k: v for k, v in inputs_and_options.items() if k not in names}
-    restorer = get_method(task, method)
+    restorer = get_method(task, method, {k: v for k, v in inputs_and_options.items() if k in names})
     pixels = x.data if isinstance(x, Image) else x
     inputs, _ = spec.resolve({k: v for k, v in inputs_and_options.items() if k in names}, pixels, seed,
                              source=x if isinstance(x, Image) else None)

@@ -9,8 +9,9 @@ from __future__ import annotations
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Callable, Iterator
+from typing import Annotated, Callable, Iterator, Optional
 
 import typer
 from rich.console import Console
@@ -36,6 +37,12 @@ SkipExisting = Annotated[bool, typer.Option("--skip-existing", help="Leave exist
                                             "batch).")]
 MaxPixels = Annotated[int, typer.Option("--max-pixels", help="Refuse images with more pixels than this.")]
 Seed = Annotated[int, typer.Option("--seed", help="Seed for random masks and noise.")]
+Workers = Annotated[Optional[int], typer.Option("--workers", min=1, help="Worker processes for a folder, each "
+                    "with its share of the CPU threads (same results as one). With --ray: actors, default one per "
+                    "CPU of the cluster.", show_default=False)]
+RayAddress = Annotated[Optional[str], typer.Option("--ray", metavar="ADDRESS", show_default=False, help="Run a "
+                       "folder on the Ray cluster at this address ('auto': on this machine); needs the cluster "
+                       "extra: pip install 'restora\\[cluster]'.")]
 
 # What a batch step returns: named outputs. "" is the main output (written to the planned path);
 # any other name N is written beside it as <stem>_N.png.
@@ -192,7 +199,7 @@ def _amount(size: float) -> str:
 
 def run_batch(inputs: list[Path], out: Path, step: Callable[[Image], Outputs], *, overwrite: bool = False,
               skip_existing: bool = False, max_pixels: int = DEFAULT_MAX_PIXELS, description: str = "working",
-              growth: float = 1.0, lossless: bool = False) -> None:
+              growth: float = 1.0, lossless: bool = False, workers: int | None = None, ray: str | None = None) -> None:
     """Read every input image, run ``step`` on it and write its outputs.
 
     The plan (which input goes where) is checked before any work, and each image's memory need
@@ -202,35 +209,79 @@ def run_batch(inputs: list[Path], out: Path, step: Callable[[Image], Outputs], *
     goes on; RestoraError at the end if any failed. A single input's RestoraError is raised as it
     is (other exceptions too, with their traceback). Notes and progress go to stderr
     (:class:`FileReporter`). Existing outputs are skipped with ``skip_existing`` and never replaced
-    without ``overwrite``.
+    without ``overwrite``. A folder runs over ``workers`` processes (restora.cli.parallel) or on
+    the Ray cluster at address ``ray`` (restora.cli.cluster); ``step`` must then be picklable.
     """
     plan = plan_outputs(inputs, out, lossless=lossless)
+    job = BatchJob(step, overwrite, skip_existing, max_pixels, growth)
+    if len(plan) == 1:
+        job.run(*plan[0])
+        return
+    if ray is not None:
+        from restora.cli.cluster import ray_map
+        results = ray_map(job, plan, ray, workers)
+    elif (workers or 1) > 1:
+        from restora.cli.parallel import pool_map
+        results = pool_map(job, plan, workers)
+    else:
+        results = map(job, plan)
     failed = 0
-    with make_progress(len(plan) > 1) as progress:
+    with make_progress() as progress:
         bar = progress.add_task(description, total=len(plan))
-        for src, dst in plan:
-            try:
-                if dst.exists() and skip_existing:
-                    note(f"{dst}: exists, skipped")
-                elif dst.exists() and not overwrite:
-                    raise RestoraError(f"{dst}: exists already (pass --overwrite to replace it)")
-                else:
-                    check_memory(src, growth)
-                    with reporting_for(str(src), (str(dst.parent / dst.stem),)):
-                        _write_outputs(step(read_image(src, max_pixels=max_pixels)), dst, overwrite)
-            except Exception as exc:  # noqa: BLE001 - one bad file must not end a folder run
-                text = _expected_failure(exc)
-                if text is None and len(plan) == 1:
-                    raise  # a bug: its traceback
-                text = text or " ".join(f"unexpected {type(exc).__name__}: {exc}".split())
-                message = text if str(src) in text or str(dst) in text else f"{src}: {text}"
-                if len(plan) == 1:
-                    raise RestoraError(message) from None
+        for message in results:
+            if message is not None:
                 failed += 1
                 note(error_line(message))
             progress.advance(bar)
     if failed:
         raise RestoraError(f"{failed} of {len(plan)} images failed")
+
+
+@dataclass(frozen=True)
+class BatchJob:
+    """What run_batch does to one planned (input, output) pair: skip it, refuse it or restore it and
+    write its outputs. Picklable when ``step`` is, so worker processes and Ray actors run it."""
+    step: Callable[[Image], Outputs]
+    overwrite: bool = False
+    skip_existing: bool = False
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    growth: float = 1.0
+
+    def run(self, src: Path, dst: Path) -> None:
+        """Do ``src`` -> ``dst``; a failure that is no bug is raised as RestoraError naming the file,
+        a bug as it is."""
+        try:
+            self._run(src, dst)
+        except Exception as exc:  # noqa: BLE001 - a bug is raised as it is
+            text = _expected_failure(exc)
+            if text is None:
+                raise
+            raise RestoraError(_naming(text, src, dst)) from None
+
+    def __call__(self, pair: tuple[Path, Path]) -> str | None:
+        """Do one pair of a folder run: None when done or skipped, else its one-line failure (a bug's too)."""
+        src, dst = pair
+        try:
+            self._run(src, dst)
+        except Exception as exc:  # noqa: BLE001 - one bad file must not end a folder run
+            text = _expected_failure(exc) or " ".join(f"unexpected {type(exc).__name__}: {exc}".split())
+            return _naming(text, src, dst)
+        return None
+
+    def _run(self, src: Path, dst: Path) -> None:
+        if dst.exists() and self.skip_existing:
+            note(f"{dst}: exists, skipped")
+        elif dst.exists() and not self.overwrite:
+            raise RestoraError(f"{dst}: exists already (pass --overwrite to replace it)")
+        else:
+            check_memory(src, self.growth)
+            with reporting_for(str(src), (str(dst.parent / dst.stem),)):
+                _write_outputs(self.step(read_image(src, max_pixels=self.max_pixels)), dst, self.overwrite)
+
+
+def _naming(text: str, src: Path, dst: Path) -> str:
+    """``text``, prefixed with ``src`` unless it names the input or the output already."""
+    return text if str(src) in text or str(dst) in text else f"{src}: {text}"
 
 
 def _expected_failure(exc: Exception) -> str | None:

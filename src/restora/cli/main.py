@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from restora.cli import restore, degrade, augment, evaluate, classify, train, generate, export, serve  # noqa: F401, I001  (register commands, in --help order)
+from restora.cli import restore, degrade, augment, evaluate, classify, style, train, generate, export, serve  # noqa: F401, I001  (register commands, in --help order)
 from restora.cli.common import app, error_line
 from restora.errors import RestoraError
 

@@ -10,11 +10,11 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.table import Table
 
-from restora.cli.common import (Inputs, MaxPixels, Output, Overwrite, Seed, SkipExisting, app, note, out_console,
-                                parse_options, run_batch)
+from restora.cli.common import (Inputs, MaxPixels, Output, Overwrite, RayAddress, Seed, SkipExisting, Workers, app,
+                                note, out_console, parse_options, run_batch)
 from restora.io import Image
 from restora.io.image import DEFAULT_MAX_PIXELS
-from restora.methods import TASKS, TaskSpec, get_method, list_methods
+from restora.methods import TASKS, Restorer, TaskSpec, get_method, list_methods
 
 Method = Annotated[Optional[str], typer.Option("--method", "-m", help="Method name (see `restora methods`); "
                                                "the task's default when omitted.", show_default=False)]
@@ -27,24 +27,44 @@ Opts = Annotated[Optional[list[str]], typer.Option("--opt", help="Method option 
 
 def restore_batch(spec: TaskSpec, inputs: list[Path], out: Path, given: dict[str, Any], method: str | None,
                   opt: list[str] | None, seed: int = 0, overwrite: bool = False, skip_existing: bool = False,
-                  max_pixels: int = DEFAULT_MAX_PIXELS, strength: float | None = None) -> None:
+                  max_pixels: int = DEFAULT_MAX_PIXELS, strength: float | None = None, workers: int | None = None,
+                  ray: str | None = None) -> None:
     """Run a task over a batch: ``given`` holds the task inputs as typed (None where absent), resolved
     per image by the task table (what is read from the file or estimated is reported). Method
-    options (``strength`` is one) are checked before the first image."""
-    restorer = get_method(spec.name, method)
+    options (``strength`` is one) are checked before the first image. ``workers``, ``ray``: see run_batch."""
     options = parse_options(opt)
     if strength is not None:
         options["strength"] = strength
-    restorer.check_options(options)
+    step = TaskStep(spec.name, given, method, options, seed)
+    step.restorer.check_options(options)
+    run_batch(inputs, out, step, overwrite=overwrite, skip_existing=skip_existing, max_pixels=max_pixels,
+              description=spec.name, growth=float(given.get("scale") or 1) ** 2, lossless=spec.lossless,
+              workers=workers, ray=ray)
 
-    def step(image: Image) -> dict[str, Image]:
-        inputs, notes = spec.resolve(given, image.data, seed, source=image)
+
+class TaskStep:
+    """run_batch's step for a task: image -> {"": restored image (quantised)}, with the method,
+    options and seed given. Picklable: a worker process builds the method on its first image."""
+
+    def __init__(self, task: str, given: dict[str, Any], method: str | None, options: dict[str, Any],
+                 seed: int) -> None:
+        self.task, self.given, self.method, self.options, self.seed = task, given, method, options, seed
+        self._restorer = None
+
+    @property
+    def restorer(self) -> Restorer:
+        if self._restorer is None:
+            self._restorer = get_method(self.task, self.method, self.given)
+        return self._restorer
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_restorer": None}
+
+    def __call__(self, image: Image) -> dict[str, Image]:
+        inputs, notes = TASKS[self.task].resolve(self.given, image.data, self.seed, source=image)
         for line in notes:
             note(f"{image.source}: {line}")
-        return {"": restorer(image, quantise=True, **inputs, **options)}  # written: integers will do
-
-    run_batch(inputs, out, step, overwrite=overwrite, skip_existing=skip_existing, max_pixels=max_pixels,
-              description=spec.name, growth=float(given.get("scale") or 1) ** 2, lossless=spec.lossless)
+        return {"": self.restorer(image, quantise=True, **inputs, **self.options)}  # written: integers will do
 
 
 def _task_command(spec: TaskSpec) -> None:
@@ -72,7 +92,9 @@ def _task_command(spec: TaskSpec) -> None:
         inspect.Parameter("opt", keyword, annotation=Opts, default=None),
         inspect.Parameter("overwrite", keyword, annotation=Overwrite, default=False),
         inspect.Parameter("skip_existing", keyword, annotation=SkipExisting, default=False),
-        inspect.Parameter("max_pixels", keyword, annotation=MaxPixels, default=DEFAULT_MAX_PIXELS)])
+        inspect.Parameter("max_pixels", keyword, annotation=MaxPixels, default=DEFAULT_MAX_PIXELS),
+        inspect.Parameter("workers", keyword, annotation=Workers, default=None),
+        inspect.Parameter("ray", keyword, annotation=RayAddress, default=None)])
     command.__doc__ = spec.description
     app.command(spec.name)(command)
 

@@ -58,6 +58,22 @@ def disk_kernel(radius: float) -> torch.Tensor:
     return (k / k.sum()).float()
 
 
+CAMERA_LENS = kernels.KernelRanges(sigma=(0.5, 3.0), sinc=0.0)  # the lens half of camera_blur_kernel
+
+
+def camera_blur_kernel(gen: torch.Generator) -> torch.Tensor:
+    """The mild blur of real photos that the blind deblurrer learns to undo, drawn with ``gen``:
+    half the time lens softness (restora.degrade.kernels' iso- and anisotropic Gaussian, generalized
+    Gaussian and plateau families, sigma 0.5-3 px, 7-21 px kernels), a quarter defocus (a disk of
+    radius 1-4 px), a quarter slight shake (linear motion of 3-15 px at any angle)."""
+    u = float(torch.rand(1, generator=gen))
+    if u < 0.5:
+        return kernels.random_kernel(gen, CAMERA_LENS)
+    if u < 0.75:
+        return disk_kernel(kernels.uniform(1, 4, gen))
+    return motion_kernel(kernels.uniform(3, 15, gen), kernels.uniform(0, 180, gen))
+
+
 BOUNDARIES = ("reflect", "circular")
 
 

@@ -86,7 +86,8 @@ class KernelRanges:
     sinc: float = 0.1
 
 
-def _uniform(lo: float, hi: float, gen: torch.Generator) -> float:
+def uniform(lo: float, hi: float, gen: torch.Generator) -> float:
+    """A float drawn from U(lo, hi) with ``gen``."""
     return lo + (hi - lo) * float(torch.rand(1, generator=gen, dtype=torch.float64))
 
 
@@ -95,13 +96,13 @@ def random_kernel(gen: torch.Generator, ranges: KernelRanges = KernelRanges()) -
     isotropic or anisotropic with equal odds."""
     size = 2 * int(torch.randint(ranges.sizes[0] // 2, ranges.sizes[1] // 2 + 1, (1,), generator=gen)) + 1
     if float(torch.rand(1, generator=gen)) < ranges.sinc:
-        return sinc(size, _uniform(math.pi / (5 if size >= 13 else 3), math.pi, gen))
+        return sinc(size, uniform(math.pi / (5 if size >= 13 else 3), math.pi, gen))
     family = int(torch.multinomial(torch.tensor(ranges.weights), 1, generator=gen))
-    sx = _uniform(*ranges.sigma, gen)
+    sx = uniform(*ranges.sigma, gen)
     anisotropic = family == 1 or (family >= 2 and float(torch.rand(1, generator=gen)) < 0.5)
-    sy, theta = (_uniform(*ranges.sigma, gen), _uniform(0, math.pi, gen)) if anisotropic else (sx, 0.0)
+    sy, theta = (uniform(*ranges.sigma, gen), uniform(0, math.pi, gen)) if anisotropic else (sx, 0.0)
     if family <= 1:
         return anisotropic_gaussian(size, sx, sy, theta)
     if family == 2:
-        return generalized_gaussian(size, sx, sy, theta, _uniform(*ranges.generalized_beta, gen))
-    return plateau(size, sx, sy, theta, _uniform(*ranges.plateau_beta, gen))
+        return generalized_gaussian(size, sx, sy, theta, uniform(*ranges.generalized_beta, gen))
+    return plateau(size, sx, sy, theta, uniform(*ranges.plateau_beta, gen))

@@ -60,6 +60,89 @@ def stroke_mask(h: int, w: int, strokes: int = 4, max_width: float = 0.06, seed:
     return torch.from_numpy(canvas > 0).float()[None]
 
 
+HOLE_RATIOS = (0.01, 0.5)  # the fraction of a photo free-form training masks cover
+HOLE_BINS = ("10-20", "20-30", "30-40", "40-50")  # the benchmark's hole-ratio bins (percent)
+
+
+def _draw_stroke(canvas: np.ndarray, rng: np.random.Generator, size: float) -> None:
+    """A thick brush stroke: a random walk of 2-6 segments, 8-36 px wide (times ``size``)."""
+    import cv2
+
+    h, w = canvas.shape
+    width = max(2, int(rng.uniform(8, 36) * size))
+    x, y = int(rng.integers(0, w)), int(rng.integers(0, h))
+    for _ in range(int(rng.integers(2, 7))):
+        angle, length = rng.uniform(0, 2 * math.pi), rng.uniform(20, 100) * size
+        nx, ny = int(np.clip(x + length * math.cos(angle), 0, w - 1)), int(np.clip(y + length * math.sin(angle), 0, h - 1))
+        cv2.line(canvas, (x, y), (nx, ny), 255, width)
+        cv2.circle(canvas, (nx, ny), width // 2, 255, -1)
+        x, y = nx, ny
+
+
+def _draw_scratch(canvas: np.ndarray, rng: np.random.Generator, size: float) -> None:
+    """A scratch: a long thin polyline (2-6 px wide) that turns gently, as on old prints."""
+    import cv2
+
+    h, w = canvas.shape
+    width = int(rng.integers(2, 7))
+    x, y, angle = rng.uniform(0, w), rng.uniform(0, h), rng.uniform(0, 2 * math.pi)
+    points = [(x, y)]
+    for _ in range(int(rng.integers(3, 9))):
+        angle += rng.normal(0, 0.3)
+        length = rng.uniform(30, 150) * size
+        x, y = x + length * math.cos(angle), y + length * math.sin(angle)
+        points.append((x, y))
+    cv2.polylines(canvas, [np.round(points).astype(np.int32)], False, 255, width)
+
+
+def _draw_box(canvas: np.ndarray, rng: np.random.Generator, size: float) -> None:
+    """A box (an object to remove), sides 16-128 px (times ``size``)."""
+    h, w = canvas.shape
+    bh, bw = (min(n, max(4, int(rng.uniform(16, 128) * size))) for n in (h, w))
+    top, left = int(rng.integers(0, h - bh + 1)), int(rng.integers(0, w - bw + 1))
+    canvas[top:top + bh, left:left + bw] = 255
+
+
+def freeform_mask(h: int, w: int, ratio: tuple[float, float] = HOLE_RATIOS, seed: int = 0) -> torch.Tensor:
+    """Free-form holes as users paint them and old photos suffer them: thick brush strokes (half of
+    the shapes), thin scratches and boxes, added in random order until they cover a fraction of the
+    image drawn uniformly from ``ratio`` (lo, hi); a shape that would push the cover above hi is
+    drawn again at half the size, so the cover ends inside [lo, hi] (the LaMa / DeepFill v2 mask
+    families; sizes in pixels, made for photos at about 512 px a side, restora's inpainting working
+    resolution)."""
+    lo, hi = ratio
+    if not 0 <= lo < hi <= 1:
+        raise RestoraError(f"freeform mask: hole ratio {lo:g}-{hi:g} is not a range inside 0-1 (freeform:LO-HI in percent)")
+    rng = np.random.default_rng(seed)
+    target, area = rng.uniform(lo, hi), h * w
+    canvas = np.zeros((h, w), np.uint8)
+    shapes = (_draw_stroke, _draw_stroke, _draw_scratch, _draw_box)
+    size = 1.0
+    for _ in range(1000):
+        covered = np.count_nonzero(canvas) / area
+        if covered >= target:
+            break
+        trial = canvas.copy()
+        shapes[int(rng.integers(len(shapes)))](trial, rng, size)
+        if np.count_nonzero(trial) / area <= hi:
+            canvas, size = trial, 1.0
+        else:
+            size /= 2
+    return torch.from_numpy(canvas > 0).float()[None]
+
+
+def parse_freeform(kind: str) -> tuple[float, float]:
+    """``freeform`` (HOLE_RATIOS) or ``freeform:LO-HI`` (percent, e.g. freeform:10-20) -> the ratio range."""
+    _, _, spec = kind.partition(":")
+    if not spec:
+        return HOLE_RATIOS
+    try:
+        lo, hi = (float(v) / 100 for v in spec.split("-"))
+    except ValueError:
+        raise RestoraError(f"mask '{kind}': write freeform:LO-HI in percent, e.g. freeform:10-20") from None
+    return lo, hi
+
+
 def pixel_mask(h: int, w: int, fraction: float = 0.5, seed: int = 0) -> torch.Tensor:
     """A random ``fraction`` of pixels missing."""
     if not 0 <= fraction <= 1:
@@ -96,12 +179,21 @@ def read_mask(path: str | Path, h: int, w: int, fit: bool = False) -> torch.Tens
     return (gray > 0.5).float()
 
 
-MASKS = {"center": center_mask, "boxes": box_mask, "strokes": stroke_mask, "pixels": pixel_mask,
+MASKS = {"center": center_mask, "boxes": box_mask, "strokes": stroke_mask, "freeform": freeform_mask,
+         "pixels": pixel_mask,
          "left": lambda h, w, **_: half_mask(h, w, "left"), "right": lambda h, w, **_: half_mask(h, w, "right")}
 
 
+def is_mask_kind(kind: str) -> bool:
+    """Whether ``kind`` names a generated mask (a name of MASKS, or freeform:LO-HI)."""
+    return kind in MASKS or kind.startswith("freeform:")
+
+
 def make_mask(kind: str, h: int, w: int, seed: int = 0, **options) -> torch.Tensor:
-    """Mask by name: center, boxes, strokes, pixels, left, right, or a path to a mask image."""
+    """Mask by name: center, boxes, strokes, freeform (1-50 % of the image) or freeform:LO-HI
+    (percent), pixels, left, right, or a path to a mask image."""
+    if kind.split(":")[0] == "freeform":
+        return freeform_mask(h, w, parse_freeform(kind), seed=seed)
     if kind in MASKS:
         fn = MASKS[kind]
         if kind in ("boxes", "strokes", "pixels"):
@@ -109,7 +201,7 @@ def make_mask(kind: str, h: int, w: int, seed: int = 0, **options) -> torch.Tens
         return fn(h, w, **options)
     if Path(kind).is_file():
         return read_mask(kind, h, w)
-    raise RestoraError(f"unknown mask '{kind}' (use {', '.join(MASKS)} or a mask image path)")
+    raise RestoraError(f"unknown mask '{kind}' (use {', '.join(MASKS)}, freeform:LO-HI or a mask image path)")
 
 
 def apply_mask(x: torch.Tensor, mask: torch.Tensor, fill: float = 1.0) -> torch.Tensor:

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from restora.degrade.blur import blur
 from restora.degrade.jpeg import jpeg
-from restora.degrade.kernels import KernelRanges, random_kernel, sinc
+from restora.degrade.kernels import KernelRanges, random_kernel, sinc, uniform
 from restora.degrade.resize import imresize
 from restora.errors import RestoraError
 
@@ -70,10 +70,6 @@ class Realistic:
     plain: float = 0.0
 
 
-def _uniform(lo: float, hi: float, gen: torch.Generator) -> float:
-    return lo + (hi - lo) * float(torch.rand(1, generator=gen, dtype=torch.float64))
-
-
 def random_resize(x: torch.Tensor, size: tuple[int, int], mode: str) -> torch.Tensor:
     """x (N, C, H, W) resized to ``size`` by ``mode`` (area, bilinear or bicubic, not antialiased)."""
     if mode not in RESIZE_MODES:
@@ -88,16 +84,16 @@ def add_noise(x: torch.Tensor, stage: Stage, gen: torch.Generator) -> torch.Tens
     gray = float(torch.rand(1, generator=gen)) < stage.gray_noise
     shape = (x.shape[0], 1, *x.shape[2:]) if gray else x.shape
     if float(torch.rand(1, generator=gen)) < stage.gaussian:
-        noise = torch.randn(shape, generator=gen) * _uniform(*stage.sigma, gen) / 255
+        noise = torch.randn(shape, generator=gen) * uniform(*stage.sigma, gen) / 255
     else:  # Real-ESRGAN's shot noise: Poisson at 256 levels, scaled
         base = x.mean(1, keepdim=True) if gray else x
-        noise = (torch.poisson(base * 256, generator=gen) / 256 - base) * _uniform(*stage.poisson, gen)
+        noise = (torch.poisson(base * 256, generator=gen) / 256 - base) * uniform(*stage.poisson, gen)
     return (x + noise).clamp(0, 1)
 
 
 def _resize_step(x: torch.Tensor, stage: Stage, reference: tuple[int, int], gen: torch.Generator) -> torch.Tensor:
     direction = int(torch.multinomial(torch.tensor(stage.resize), 1, generator=gen))
-    factor = _uniform(*stage.up, gen) if direction == 0 else _uniform(*stage.down, gen) if direction == 1 else 1.0
+    factor = uniform(*stage.up, gen) if direction == 0 else uniform(*stage.down, gen) if direction == 1 else 1.0
     mode = RESIZE_MODES[int(torch.randint(len(RESIZE_MODES), (1,), generator=gen))]
     return random_resize(x, (round(reference[0] * factor), round(reference[1] * factor)), mode)
 
@@ -153,7 +149,7 @@ def realistic(x: torch.Tensor, scale: int, gen: torch.Generator, model: Realisti
         t = random_resize(t, final, mode)
         if float(torch.rand(1, generator=gen)) < model.final_sinc:
             size = 2 * int(torch.randint(3, 11, (1,), generator=gen)) + 1
-            t = blur(t, sinc(size, _uniform(math.pi / 3, math.pi, gen)))[0].clamp(0, 1)
+            t = blur(t, sinc(size, uniform(math.pi / 3, math.pi, gen)))[0].clamp(0, 1)
         return t
 
     quality = int(torch.randint(30, 96, (1,), generator=gen))

@@ -77,6 +77,12 @@ class Restorer:
         """x: (C, H, W) float32 in [0, 1] -> restored (C, H', W') float32 in [0, 1]."""
         raise NotImplementedError
 
+    @classmethod
+    def serves(cls, given: dict[str, Any]) -> bool:
+        """Whether the method can run on the task inputs ``given`` (as typed; None where absent): the
+        task's default method is the best one that can."""
+        return True
+
     def check_options(self, given: dict[str, Any]) -> dict[str, Any]:
         """Fill defaults, convert and range-check; unknown names are an error."""
         known = {o.name: o for o in self.options}

@@ -25,7 +25,7 @@ from restora.degrade import imresize
 from restora.degrade.resize import scaled_size
 from restora.errors import RestoraError
 from restora.methods.base import STRENGTH, Option, Restorer, blend, register_provider
-from restora.methods.tasks import SCALE_POLICY, DeJPEGer, Denoiser, Upscaler
+from restora.methods.tasks import SCALE_POLICY, DeJPEGer, Deblurrer, Denoiser, Upscaler, estimate_sigma
 from restora.methods.tiling import Band, assemble, run_ensemble, run_tiled, tiled_bands
 from restora.zoo import load_shipped, shipped_models
 from restora.zoo import onnx
@@ -159,6 +159,18 @@ class LearnedDeJPEG(LearnedMixin, DeJPEGer):
     @torch.no_grad()
     def dejpeg(self, x, quality, tile=512, overlap=32, ensemble=False, backend="auto", strength=1.0):
         return self.run_conditioned(x, (quality or 0) / 100, tile, overlap, ensemble, backend, strength)
+
+
+@learned_base
+class LearnedDeblurrer(LearnedMixin, Deblurrer):
+    """Blind deblurring of the mild blur of real photos by a network given the noise level, which is
+    estimated from the image (restora.methods.tasks.estimate_sigma); a given kernel is not used."""
+    blind = True
+    options = RUN_OPTIONS
+
+    @torch.no_grad()
+    def deblur(self, x, kernel, tile=512, overlap=32, ensemble=False, backend="auto", strength=1.0):
+        return self.run_conditioned(x, estimate_sigma(x) / 255, tile, overlap, ensemble, backend, strength)
 
 
 def model_passes(scale: float, available: list[int]) -> tuple[int, ...]:

@@ -17,18 +17,22 @@ def _task_methods(task: str) -> dict[str, type[Restorer]]:
     return {name: cls for (t, name), cls in registered().items() if t == task}
 
 
-def default_method(task: str) -> str:
-    """The name of the task's highest-priority method; RestoraError when it has none (an empty zoo)."""
+def default_method(task: str, given: dict[str, Any] | None = None) -> str:
+    """The name of the task's highest-priority method (of those that serve the task inputs ``given``,
+    when given: a deblurrer without a kernel is a blind one); RestoraError when it has none (an empty
+    zoo)."""
     methods = _task_methods(task)
     if not methods:
         raise RestoraError(f"no {task} method is available (its models are not in the active zoo)")
-    return max(methods.values(), key=lambda c: c.priority).name
+    serving = [c for c in methods.values() if given is None or c.serves(given)] or list(methods.values())
+    return max(serving, key=lambda c: c.priority).name
 
 
-def get_method(task: str, name: str | None = None) -> Restorer:
-    """An instance of the named method for ``task`` (the task's default when ``name`` is None)."""
+def get_method(task: str, name: str | None = None, given: dict[str, Any] | None = None) -> Restorer:
+    """An instance of the named method for ``task`` (when ``name`` is None, the task's default for
+    the inputs ``given``)."""
     methods = _task_methods(task)
-    name = name or default_method(task)
+    name = name or default_method(task, given)
     if name not in methods:
         raise RestoraError(f"unknown {task} method '{name}' (available: {', '.join(sorted(methods))})")
     return methods[name]()

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, ClassVar, Iterator
 
 import numpy as np
 import torch
@@ -182,11 +182,22 @@ class Inpainter(Restorer):
 
 
 class Deblurrer(Restorer):
+    """Deblurring. A non-blind method needs the blur kernel; a ``blind`` one works without it (and
+    leaves a given kernel unused, so one protocol measures both kinds)."""
     task = "deblur"
+    blind: ClassVar[bool] = False
+
+    @classmethod
+    def serves(cls, given):
+        kernel = given.get("kernel")
+        return cls.blind or not (kernel is None or isinstance(kernel, str) and not kernel)
 
     def restore(self, x, kernel: torch.Tensor | None = None, **options):
         if kernel is None:
-            raise RestoraError("deblurring needs a blur kernel (e.g. --kernel gaussian:2)")
+            if not self.blind:
+                raise RestoraError(f"{self.name} needs the blur kernel (e.g. --kernel gaussian:2); leave out "
+                                   "--method for the blind deblurrer")
+            return self.deblur(x, None, **self.check_options(options))
         if kernel.dim() != 2 or kernel.shape[0] > x.shape[-2] or kernel.shape[1] > x.shape[-1]:
             raise RestoraError(f"kernel of shape {tuple(kernel.shape)} does not fit the "
                                f"{x.shape[-1]}x{x.shape[-2]} image")
@@ -196,7 +207,7 @@ class Deblurrer(Restorer):
                                f"{', with negative values' if kernel.min() < -1e-6 else ''})")
         return self.deblur(x, kernel.clamp(min=0) / kernel.clamp(min=0).sum(), **self.check_options(options))
 
-    def deblur(self, x: torch.Tensor, kernel: torch.Tensor, **options) -> torch.Tensor:
+    def deblur(self, x: torch.Tensor, kernel: torch.Tensor | None, **options) -> torch.Tensor:
         raise NotImplementedError
 
 
@@ -282,7 +293,7 @@ SCALE_POLICY = ("A learned upscaler runs its x2, x3 or x4 model directly. Any ot
                 "first), then a MATLAB-bicubic resize to the exact size: 1.5 = x2 then resize, 2.5 = x3 then "
                 "resize, 6 = x2 then x3, 8 = x2 then x4, 5 = x2, x3 then resize.")
 KERNEL_SPEC = re.compile(r"^(gaussian|motion|disk|aniso|generalized|plateau|sinc|random):[0-9.eE+\-, ]+$")
-MASK_KIND = re.compile(rf"^({'|'.join(MASKS)})$")
+MASK_KIND = re.compile(rf"^({'|'.join(MASKS)}|freeform:[0-9.]+-[0-9.]+)$")
 
 TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in (
     TaskSpec("restore", "Repair a photo as it comes (JPEG artefacts, noise), optionally enlarge it.",
@@ -307,13 +318,17 @@ TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in (
              setting="scale", settings=(2, 3, 4), label="x{:g}"),
     TaskSpec("inpaint", "Fill missing regions given by a mask.", "Fill missing regions given by a mask.", Inpainter,
              (TaskInput("mask", str, None, "mask image (white = missing, same size as the image) or a generated "
-                        f"mask: {', '.join(MASKS)}", required=True, seeded=True, safe=MASK_KIND,
+                        f"mask: {', '.join(MASKS)}, freeform:LO-HI (percent of the image)", required=True, seeded=True,
+                        safe=MASK_KIND,
                         resolve=lambda value, x, seed: make_mask(value, *x.shape[-2:], seed=seed)),),
              setting="mask", settings=("center", "boxes", "strokes")),
-    TaskSpec("deblur", "Undo a known blur.", "Undo a known blur.", Deblurrer,
+    TaskSpec("deblur", "Undo blur: a known kernel, or mild camera blur blind.",
+             "Undo blur: a known kernel, or mild camera blur blind.\n\nWith --kernel the default is plug-and-play "
+             "deconvolution (pnp); without one, the blind deblurrer for the mild blur of real photos (soft lens, "
+             "slight defocus or shake; not strong motion).", Deblurrer,
              (TaskInput("kernel", str, None, "blur kernel: gaussian:SIGMA, motion:LENGTH,ANGLE, disk:RADIUS, "
                         "aniso:SX,SY,ANGLE, generalized:SX,SY,ANGLE,BETA, plateau:SX,SY,ANGLE,BETA, random:SEED or a "
-                        "kernel image", required=True, safe=KERNEL_SPEC, split=split_kernel_specs,
+                        "kernel image; leave out for blind deblurring", safe=KERNEL_SPEC, split=split_kernel_specs,
                         resolve=lambda value, x, seed: kernel_from_spec(value)),),
              setting="kernel", settings=("gaussian:2", "motion:15,45")),
     TaskSpec("dejpeg", "Remove JPEG artefacts (blocks, ringing, colour bleeding).",

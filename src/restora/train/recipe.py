@@ -24,17 +24,20 @@ import yaml
 from restora.augment import OPS as AUGMENTATIONS
 from restora.augment import parse_ops
 from restora.degrade import MASKS as DEGRADE_MASKS
+from restora.degrade.masks import is_mask_kind
 from restora.errors import RestoraError
 from restora.train.data import COLOR_MODES, source_repeat
 from restora.train.objectives import get_objective
 from restora.train.optim import LOSSES, OPTIMIZERS, SCHEDULES
 
-DEGRADATIONS = ("noise", "downscale", "mask", "jpeg", "realistic")
+DEGRADATIONS = ("noise", "downscale", "mask", "jpeg", "realistic", "blur")
 NOISE_SIGMA = 25.0  # the noise level of a noise degradation that states none
 VAL_SIGMAS = (15.0, 25.0, 50.0)  # its validation noise levels
 MASKS = ("center", "boxes", "strokes")  # the mask kinds a mask degradation draws from, and validates on
 JPEG_QUALITY = (5.0, 95.0)  # the qualities a jpeg degradation draws from
 VAL_QUALITIES = (10.0, 20.0, 30.0, 40.0)  # and validates at (the Classic5 / LIVE1 tables)
+BLUR_SIGMA = (0.0, 10.0)  # the noise levels a blur degradation adds
+VAL_KERNELS = ("gaussian:1.5", "disk:2", "motion:9,30")  # and the kernels it validates on
 
 
 class _Mismatch(Exception):
@@ -167,7 +170,10 @@ class DegradationSpec:
     a fraction ``blind`` (given as unknown), validated at each of ``val_qualities``; ``realistic``:
     the low-resolution image of restora.degrade.realistic at ``scale`` (Real-ESRGAN's two stages of
     blur, resize, noise and JPEG, in a random order with chance ``shuffle``; one of the common
-    downscalers alone with chance ``plain``), validated by the upscale protocol."""
+    downscalers alone with chance ``plain``), validated by the upscale protocol; ``blur``: a camera
+    blur kernel drawn per patch (restora.degrade.camera_blur_kernel: lens, defocus, slight shake),
+    then Gaussian noise of a level drawn from ``sigma`` (default BLUR_SIGMA, given to the network),
+    8-bit; validated by the deblur protocol on each of ``val_kernels``."""
     kind: str = _choice(MISSING, DEGRADATIONS)
     sigma: tuple[float, float] | None = field(default=None, metadata={"parse": _sigma_range})  # noise: NOISE_SIGMA
     val_sigmas: list[float] | None = None  # noise: VAL_SIGMAS
@@ -180,6 +186,7 @@ class DegradationSpec:
     blind: float | None = None  # jpeg: 0
     shuffle: float | None = None  # realistic: 0
     plain: float | None = None  # realistic: 0
+    val_kernels: list[str] | None = None  # blur: VAL_KERNELS
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -396,6 +403,9 @@ def _resolved_degradation(degradation: DegradationSpec, scale: int | None) -> De
         degradation = replace(degradation, quality=_or(degradation.quality, JPEG_QUALITY),
                               val_qualities=_or(degradation.val_qualities, list(VAL_QUALITIES)),
                               double=_or(degradation.double, 0.0), blind=_or(degradation.blind, 0.0))
+    if degradation.kind == "blur":
+        degradation = replace(degradation, sigma=_or(degradation.sigma, BLUR_SIGMA),
+                              val_kernels=_or(degradation.val_kernels, list(VAL_KERNELS)))
     if degradation.kind == "realistic":
         degradation = replace(degradation, shuffle=_or(degradation.shuffle, 0.0), plain=_or(degradation.plain, 0.0))
     fractions = (degradation.double, degradation.blind, degradation.shuffle, degradation.plain)
@@ -404,9 +414,9 @@ def _resolved_degradation(degradation: DegradationSpec, scale: int | None) -> De
     if degradation.kind == "mask":
         degradation = replace(degradation, masks=_or(degradation.masks, list(MASKS)),
                               val_masks=_or(degradation.val_masks, list(MASKS)))
-        unknown = sorted(set(degradation.masks + degradation.val_masks) - set(DEGRADE_MASKS))
+        unknown = sorted(k for k in set(degradation.masks + degradation.val_masks) if not is_mask_kind(k))
         if unknown:
-            raise RestoraError(f"recipe: unknown mask kind {', '.join(unknown)} (use {', '.join(DEGRADE_MASKS)})")
+            raise RestoraError(f"recipe: unknown mask kind {', '.join(unknown)} (use {', '.join(DEGRADE_MASKS)} or freeform:LO-HI)")
     return replace(degradation, scale=scale)
 
 

@@ -161,7 +161,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                method: str = Form("", description="method name; empty for the task's default"),
                options: str = Form("{}", description='JSON object, e.g. {"sigma": 25, "factor": 0.9}'),
                mask: UploadFile | None = File(None, description="inpainting mask, white = missing")) -> JobStatus:
-        restorer = get_method(task, method or None)
+        restorer = get_method(task, method or None, _loose_inputs(options))
         inputs, method_options = _parse_options(options, task, restorer)
         if _needs_mask(task) and mask is None and MASK not in inputs:
             raise RestoraError(f"{task} needs a mask: paint over the damaged part or upload a mask image")
@@ -232,6 +232,16 @@ def _mb(size: int) -> str:
 
 def _needs_mask(task: str) -> bool:
     return any(i.name == MASK for i in TASKS[task].inputs)
+
+
+def _loose_inputs(text: str) -> dict[str, Any]:
+    """The ``options`` JSON as a dict, {} when it is not one (the task default is chosen from it
+    before _parse_options reports what is wrong with it)."""
+    try:
+        given = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return given if isinstance(given, dict) else {}
 
 
 def _parse_options(text: str, task: str, restorer) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -8,7 +8,7 @@ from typing import Any, TYPE_CHECKING
 import torch
 import torch.nn as nn
 
-from restora.degrade import apply_mask, double_jpeg, imresize, jpeg, make_mask
+from restora.degrade import apply_mask, blur, camera_blur_kernel, double_jpeg, imresize, jpeg, make_mask
 from restora.degrade.realistic import Realistic, realistic
 from restora.errors import RestoraError
 from restora.methods import TASKS
@@ -48,17 +48,20 @@ class Degradation:
     """On-the-fly damage for supervised pairs, as a recipe's degradation section says: ``noise`` of a
     level drawn per patch (uniform in ``sigma_range``), ``downscale`` by ``scale`` (MATLAB bicubic,
     8-bit LR), ``mask``: holes (filled white) of a kind drawn per patch from ``masks``, ``jpeg``
-    compression or ``realistic`` damage and downscaling, one draw per patch (see DegradationSpec). ``task`` is the task whose protocol validates it,
+    compression, ``realistic`` damage and downscaling, or ``blur``: a camera blur and noise, one draw
+    per patch (see DegradationSpec). ``task`` is the task whose protocol validates it,
     ``val_settings`` the settings."""
 
-    TASKS = {"noise": "denoise", "downscale": "upscale", "mask": "inpaint", "jpeg": "dejpeg", "realistic": "upscale"}
+    TASKS = {"noise": "denoise", "downscale": "upscale", "mask": "inpaint", "jpeg": "dejpeg", "realistic": "upscale",
+             "blur": "deblur"}
 
     def __init__(self, spec: DegradationSpec):
         self.spec, self.kind, self.scale = spec, spec.kind, spec.scale
         self.sigma_range, self.masks = spec.sigma, spec.masks
         self.task = self.TASKS[self.kind]
         self.val_settings = {"noise": spec.val_sigmas, "downscale": [spec.scale], "mask": spec.val_masks,
-                             "jpeg": spec.val_qualities, "realistic": [spec.scale]}[self.kind]
+                             "jpeg": spec.val_qualities, "realistic": [spec.scale],
+                             "blur": spec.val_kernels}[self.kind]
 
     def make(self, clean: torch.Tensor, gen: torch.Generator) -> tuple[tuple, torch.Tensor]:
         """clean (N, C, H, W) -> (network inputs, target)."""
@@ -75,12 +78,22 @@ class Degradation:
             return (apply_mask(clean, mask), mask), clean
         if self.kind == "jpeg":
             return self.compressed(clean, gen), clean
+        if self.kind == "blur":
+            return self.blurred(clean, gen), clean
         if self.kind == "realistic":
             model = Realistic(shuffle=self.spec.shuffle, plain=self.spec.plain)
             return (torch.stack([realistic(patch, self.scale, gen, model) for patch in clean]),), clean
         lr = (imresize(clean, 1 / self.scale).clamp(0, 1) * 255).round() / 255
         return (lr,), clean
 
+
+    def blurred(self, clean: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """(blurred, noisy 8-bit patches, their noise level (N,) on the 0-1 scale)."""
+        lo, hi = self.sigma_range
+        sigma = (torch.rand(clean.shape[0], generator=gen) * (hi - lo) + lo) / 255
+        blurred = torch.stack([blur(patch, camera_blur_kernel(gen))[0] for patch in clean])
+        noisy = blurred + torch.randn(clean.shape, generator=gen) * sigma.view(-1, 1, 1, 1)
+        return (noisy.clamp(0, 1) * 255).round() / 255, sigma
 
     def compressed(self, clean: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """(JPEG patches, level (N,): quality / 100, 0 where the network is to work blind)."""
