@@ -90,8 +90,7 @@ def make_progress(show: bool = True) -> Progress:
 PROGRESS_EVERY_S = 10.0  # while one image takes longer, a progress line this often (terminal or not)
 # Peak memory of a restoring process, estimated: start-up and libraries, plus the larger of a cost
 # per input pixel and one per output pixel. Measured at 24 MP (benchmarks/results/memory.md): wiener
-# 89 B per input pixel over start-up, the upscalers 19 per output pixel (the pnp deblurrer, about
-# 345 per pixel, is above this estimate).
+# 98 B per input pixel over start-up (the most of any task), the x4 upscaler 8 per output pixel.
 BASE_BYTES = 600_000_000
 BYTES_PER_INPUT_PIXEL = 100
 BYTES_PER_OUTPUT_PIXEL = 24
