@@ -161,8 +161,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                method: str = Form("", description="method name; empty for the task's default"),
                options: str = Form("{}", description='JSON object, e.g. {"sigma": 25, "factor": 0.9}'),
                mask: UploadFile | None = File(None, description="inpainting mask, white = missing")) -> JobStatus:
-        restorer = get_method(task, method or None, _loose_inputs(options))
-        inputs, method_options = _parse_options(options, task, restorer)
+        given = _options_object(options)
+        restorer = get_method(task, method or None, given)
+        inputs, method_options = _parse_options(given, task, restorer)
         if _needs_mask(task) and mask is None and MASK not in inputs:
             raise RestoraError(f"{task} needs a mask: paint over the damaged part or upload a mask image")
         if not _needs_mask(task) and mask is not None:
@@ -234,25 +235,20 @@ def _needs_mask(task: str) -> bool:
     return any(i.name == MASK for i in TASKS[task].inputs)
 
 
-def _loose_inputs(text: str) -> dict[str, Any]:
-    """The ``options`` JSON as a dict, {} when it is not one (the task default is chosen from it
-    before _parse_options reports what is wrong with it)."""
-    try:
-        given = json.loads(text or "{}")
-    except ValueError:
-        return {}
-    return given if isinstance(given, dict) else {}
-
-
-def _parse_options(text: str, task: str, restorer) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The ``options`` JSON -> (task inputs such as sigma or kernel, checked as the task table says and
-    limited to their safe values; checked method options)."""
+def _options_object(text: str) -> dict[str, Any]:
+    """The ``options`` JSON as a dict (non-finite numbers refused); RestoraError when it is not one."""
     try:
         given = json.loads(text or "{}", parse_constant=_finite, parse_float=_finite)
     except json.JSONDecodeError:
         raise RestoraError(f"options must be a JSON object such as {{\"sigma\": 25}}, not {text[:80]!r}") from None
     if not isinstance(given, dict):
         raise RestoraError("options must be a JSON object such as {\"sigma\": 25}")
+    return given
+
+
+def _parse_options(given: dict[str, Any], task: str, restorer) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ``options`` object -> (task inputs such as sigma or kernel, checked as the task table says
+    and limited to their safe values; checked method options). ``given`` is emptied."""
     spec = TASKS[task]
     allowed = [o.name for o in spec.inputs + restorer.options]
     unknown = sorted(set(given) - set(allowed))

@@ -66,8 +66,7 @@ class Degradation:
     def make(self, clean: torch.Tensor, gen: torch.Generator) -> tuple[tuple, torch.Tensor]:
         """clean (N, C, H, W) -> (network inputs, target)."""
         if self.kind == "noise":
-            lo, hi = self.sigma_range
-            sigma = (torch.rand(clean.shape[0], generator=gen) * (hi - lo) + lo) / 255
+            sigma = self.noise_levels(clean.shape[0], gen)
             noisy = clean + torch.randn(clean.shape, generator=gen) * sigma.view(-1, 1, 1, 1)
             return (noisy, sigma), clean
         if self.kind == "mask":
@@ -87,10 +86,14 @@ class Degradation:
         return (lr,), clean
 
 
+    def noise_levels(self, n: int, gen: torch.Generator) -> torch.Tensor:
+        """(n,) noise levels on the 0-1 scale, drawn uniformly from ``sigma_range`` (0-255)."""
+        lo, hi = self.sigma_range
+        return (torch.rand(n, generator=gen) * (hi - lo) + lo) / 255
+
     def blurred(self, clean: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """(blurred, noisy 8-bit patches, their noise level (N,) on the 0-1 scale)."""
-        lo, hi = self.sigma_range
-        sigma = (torch.rand(clean.shape[0], generator=gen) * (hi - lo) + lo) / 255
+        sigma = self.noise_levels(clean.shape[0], gen)
         blurred = torch.stack([blur(patch, camera_blur_kernel(gen))[0] for patch in clean])
         noisy = blurred + torch.randn(clean.shape, generator=gen) * sigma.view(-1, 1, 1, 1)
         return (noisy.clamp(0, 1) * 255).round() / 255, sigma
