@@ -4,6 +4,7 @@ channel, colour with 4:2:0 chroma; PSNR / SSIM on the full image, the mean over 
 i sorted by path, seed i: the same figures as ``restora bench dejpeg``).
 
     python benchmarks/dejpeg.py [--quick] [--dncnn-size HxW] [--out benchmarks/results/dejpeg.md]
+    python benchmarks/dejpeg.py --parts quality --methods unet-dejpeg   # remeasure one method's rows
     python benchmarks/dejpeg.py --fit [QUALITIES]   # refit bm3d-deblock's noise levels on training images
 
 (a) Classic5 (gray): the JPEG input, every registered dejpeg method (classical and learned; a
@@ -16,6 +17,9 @@ i sorted by path, seed i: the same figures as ``restora bench dejpeg``).
     model's and the DnCNN-3-sized network's MP/s and peak resident memory on a 12-megapixel image
     (``--dncnn-size``: the network's at another size), tiled alike, each in its own process.
 
+``--parts`` (quality: tables a and b; speed: c) and ``--methods`` (comma-separated method names; a
+name also selects its ensemble and per-channel rows) remeasure a part of the results file: the
+other parts and the other methods' rows are kept from it as they are.
 ``--quick``: two images per set, q10 and q30, gray speed only, one round at one thread, no
 12-megapixel run (a smoke run). ``--fit`` prints the noise-level tables of restora.methods.dejpeg
 (fitted on train400 / T91, never on the benchmarks) and writes nothing. Needs $RESTORA_DATA
@@ -37,7 +41,7 @@ from typing import Any, Callable
 
 import torch
 
-from speed import measure, peak_mb, write_markdown
+from speed import _merged, _table_rows, measure, peak_mb, write_markdown
 from restora.io import write_text_atomic
 from restora.methods import get_method, list_methods
 from restora.protocols import protocol, read_reference, reference_paths
@@ -130,16 +134,31 @@ def quality_rows(methods: list[tuple[str, str, Callable | None]], refs: list[tor
     return rows
 
 
-def classic5(quick: bool) -> str:
+def measured_methods(only: list[str] | None) -> list[str]:
+    """The dejpeg methods to measure: every registered one, or those named in ``only``."""
+    names = [m["name"] for m in list_methods("dejpeg")]
+    return names if only is None else [n for n in names if n in only]
+
+
+def kept_rows(rows: list[list[str]], old: str | None, only: list[str] | None) -> list[list[str]]:
+    """``rows`` (just measured) merged into the measured rows of ``old`` (the same table from the
+    results file) when only some methods were remeasured: the others' rows are kept as they were."""
+    if only is None or old is None:
+        return rows
+    previous = [r for r in _table_rows(old) if not r[1].startswith("published")]
+    return _merged(previous, rows)
+
+
+def classic5(quick: bool, only: list[str] | None = None, old: str | None = None) -> str:
     qualities = (10, 30) if quick else QUALITIES
     refs = images("jpeg/classic5", 2 if quick else None)
     methods: list[tuple[str, str, Callable | None]] = [("JPEG (input)", "measured", None)]
-    for m in list_methods("dejpeg"):
-        restorer = get_method("dejpeg", m["name"])
-        methods.append((m["name"], m["kind"], restorer.restore))
+    for name in measured_methods(only):
+        restorer = get_method("dejpeg", name)
+        methods.append((name, restorer.kind, restorer.restore))
         if any(o.name == "ensemble" for o in restorer.options):
-            methods.append((f"{m['name']}:ensemble=true", m["kind"], ensembled(restorer)))
-    rows = quality_rows(methods, refs, qualities)
+            methods.append((f"{name}:ensemble=true", restorer.kind, ensembled(restorer)))
+    rows = kept_rows(quality_rows(methods, refs, qualities), old, only)
     for name, (psnrs, ssims, source, checked) in PUBLISHED.items():
         cells = [f"{psnrs[QUALITIES.index(q)]:.2f} / " + (f"{ssims[QUALITIES.index(q)]:.4f}" if ssims else "–")
                  for q in qualities]
@@ -152,21 +171,21 @@ def classic5(quick: bool) -> str:
     return write_markdown(None, title, ["method", "kind", *(f"q{q}" for q in qualities), "s / image"], rows)
 
 
-def mcmaster(quick: bool) -> str:
+def mcmaster(quick: bool, only: list[str] | None = None, old: str | None = None) -> str:
     qualities = (10, 30) if quick else QUALITIES
     refs = images("denoise/color/mcmaster", 2 if quick else None)
     methods: list[tuple[str, str, Callable | None]] = [("JPEG (input)", "measured", None)]
     notes = []
-    for m in list_methods("dejpeg"):
-        restorer = get_method("dejpeg", m["name"])
-        channels = channels_of(m["name"])
+    for name in measured_methods(only):
+        restorer = get_method("dejpeg", name)
+        channels = channels_of(name)
         if channels is None or 3 in channels:
-            methods.append((m["name"], m["kind"], restorer.restore))
+            methods.append((name, restorer.kind, restorer.restore))
         else:
-            notes.append(f"{m['name']} has no colour model")
+            notes.append(f"{name} has no colour model")
         if channels is not None and 1 in channels:
-            methods.append((f"{m['name']} (gray model per RGB channel)", m["kind"], per_channel(restorer)))
-    rows = quality_rows(methods, refs, qualities)
+            methods.append((f"{name} (gray model per RGB channel)", restorer.kind, per_channel(restorer)))
+    rows = kept_rows(quality_rows(methods, refs, qualities), old, only)
     title = (f"### (b) McMaster (colour, {len(refs)} images), PSNR (dB) / SSIM\n\n"
              "Colour JPEG with 4:2:0 chroma; PSNR / SSIM on RGB, full image. No published figure under this "
              "protocol." + (f" Not run: {'; '.join(notes)}." if notes else ""))
@@ -359,6 +378,13 @@ def fit(qualities: list[int]) -> None:
     print(f"SIGMA_LUMA = {luma}\nSIGMA_CHROMA = {chroma}")
 
 
+def sections(text: str) -> dict[str, str]:
+    """The parts of a results file: "(a)", "(b)", "(c)" -> the text from its ``### (x)`` title on,
+    and "preamble" -> the text before the first."""
+    preamble, *parts = text.split("\n### ")
+    return {"preamble": preamble + "\n", **{part[:3]: "### " + part.rstrip("\n") + "\n" for part in parts}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
@@ -370,16 +396,25 @@ def main() -> None:
                         help="the DnCNN-3-sized network's large image (default 3000x4000; smaller when it is too "
                              "slow, and the learned model is measured at this size too)")
     parser.add_argument("--out", type=Path, default=RESULTS / "dejpeg.md")
+    parser.add_argument("--parts", default="quality,speed", help="quality (tables a, b), speed (c), or both")
+    parser.add_argument("--methods", default=None, help="comma-separated dejpeg methods to remeasure (default: all)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return _child(json.loads(args.child))
     if args.fit:
         return fit([int(q) for q in args.fit.split(",")])
-    command = " ".join(["python benchmarks/dejpeg.py", *sys.argv[1:]])
-    header = ("## JPEG artefact removal" + (" (quick smoke run: 2 images, q10 and q30)" if args.quick else "") +
-              f"\n\nRegenerate: `{command}` (from the repository root; data under `$RESTORA_DATA`).\n\n")
-    text = header + "\n".join([classic5(args.quick), mcmaster(args.quick), speed(args.quick, args.dncnn_size)])
+    parts, only = args.parts.split(","), args.methods.split(",") if args.methods else None
+    old = sections(args.out.read_text()) if args.out.is_file() and (only or parts != ["quality", "speed"]) else {}
+    header = old.get("preamble") or (
+        "## JPEG artefact removal" + (" (quick smoke run: 2 images, q10 and q30)" if args.quick else "") +
+        "\n\nRegenerate: `python benchmarks/dejpeg.py` (from the repository root; data under "
+        "`$RESTORA_DATA`; `--parts` and `--methods` remeasure a part).\n\n")
+    quality = "quality" in parts or not old
+    text = header + "\n".join([
+        classic5(args.quick, only, old.get("(a)")) if quality else old["(a)"],
+        mcmaster(args.quick, only, old.get("(b)")) if quality else old["(b)"],
+        speed(args.quick, args.dncnn_size) if "speed" in parts or not old else old["(c)"]])
     write_text_atomic(args.out, text)
     print(f"wrote {args.out}")
 

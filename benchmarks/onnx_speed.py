@@ -1,6 +1,7 @@
 """PyTorch against ONNX Runtime on this machine, and int8 ONNX graphs.
 
-    python benchmarks/onnx_speed.py [--out benchmarks/results/onnx_speed.md]
+    python benchmarks/onnx_speed.py [--parts speed,int8]   # benchmarks/results/onnx_speed.md, int8.md
+                                                           # and docs/benchmarks.md's bench:onnx-speed, bench:int8
     python benchmarks/onnx_speed.py --quick     # smoke test on tiny sizes, printed, nothing written
 
 Speed: the default denoiser (unet-denoiser, gray and colour input, sigma 25) and upscaler
@@ -11,10 +12,11 @@ calls after a warm-up call, the backends taking turns) and on a 12 MP photo (400
 upscaler the input whose output is 12 MP; one call, 512-pixel tiles), and the largest difference
 between the backends' 12 MP outputs.
 
-int8: the model's ONNX graph quantised statically (ONNX Runtime QDQ: int8 weights per channel,
-uint8 activations calibrated by min/max on 24 crops of training images, train400 / T91, degraded
-by the benchmark's protocol), every convolution or all but some, scored on Set12 sigma 25 / Set5
-x2 by restora.protocols.evaluate: the int8 graph takes the float graph's place in the temporary
+int8: the model's ONNX graph quantised statically as the ``int8`` backend does it
+(restora.zoo.onnx.quantize: ONNX Runtime QDQ, int8 weights per channel, uint8 activations calibrated
+by min/max on restora.zoo.onnx.calibration_feeds, 24 crops of scikit-image's sample photos
+degraded as the task does), every convolution or all but some, scored on Set12 sigma 25 / Set5 at
+the model's scale by restora.protocols.evaluate: the int8 graph takes the float graph's place in the temporary
 RESTORA_CACHE, so it runs through the very tiled path of backend=onnxruntime. Speed: the graphs
 alone on the 512x512 photo (one tile: the rest of the path is the same for both), float and int8
 taking turns. The last column is the bar for shipping a variant: at most 0.05 dB lost and at least
@@ -41,11 +43,12 @@ from speed import write_markdown
 os.environ["RESTORA_CACHE"] = tempfile.mkdtemp(prefix="restora-onnx-speed-")
 atexit.register(shutil.rmtree, os.environ["RESTORA_CACHE"], ignore_errors=True)
 
-from restora.color import rgb_to_ycbcr  # noqa: E402  (after RESTORA_CACHE is set)
+from restora.bench import splice_markdown  # noqa: E402  (after RESTORA_CACHE is set)
+from restora.color import rgb_to_ycbcr  # noqa: E402
 from restora.degrade import gaussian_noise, imresize  # noqa: E402
 from restora.methods import get_method  # noqa: E402
 from restora.protocols import evaluate, protocol, read_reference, reference_paths  # noqa: E402
-from restora.zoo.onnx import new_session, onnx_file  # noqa: E402
+from restora.zoo.onnx import calibration_feeds, new_session, onnx_file, quantize, restoration_entry  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("RESTORA_DATA", REPO.parent / "shared" / "data"))
@@ -56,14 +59,15 @@ SPEED_CASES = [("denoise", "unet-denoiser", "unet-denoiser-gray", False, {"sigma
                ("denoise", "unet-denoiser", "unet-denoiser-color", True, {"sigma": 25}),
                ("upscale", "compact-sr", "compact-sr-x2", True, {"scale": 2}),
                ("upscale", "compact-sr", "compact-sr-x4", True, {"scale": 4})]
-# model -> (task, method, task inputs, benchmark set, calibration set, {variant: name prefixes of the
-# convolutions kept in float})
+# model -> (task, method, task inputs, benchmark set, {variant: name prefixes of the convolutions kept
+# in float}); a variant that meets the bar is what the model's zoo entry lists as int8_float
 INT8_CASES = {
-    "unet-denoiser-gray": ("denoise", "unet-denoiser", {"sigma": 25}, "denoise/gray/set12", "denoise/gray/train400",
-                           {"all convolutions": (), "full-resolution stage in float":
-                            ("/head/", "/tail/", "/enc1/", "/dec1/", "/up1/")}),
-    "compact-sr-x2": ("upscale", "compact-sr", {"scale": 2}, "sr/set5", "sr/t91",
-                      {"all convolutions": (), "first and last in float": ("/head/", "/up/")}),
+    **{f"unet-denoiser-{kind}": ("denoise", "unet-denoiser", {"sigma": 25}, bench,
+                                 {"all convolutions": (), "full-resolution stage in float":
+                                  ("/head/", "/tail/", "/enc1/", "/dec1/", "/up1/")})
+       for kind, bench in (("gray", "denoise/gray/set12"), ("color", "denoise/color/mcmaster"))},
+    **{f"compact-sr-x{s}": ("upscale", "compact-sr", {"scale": s}, "sr/set5",
+                            {"all convolutions": (), "first and last in float": ("/head/", "/up/")}) for s in (2, 3, 4)},
 }
 SPEED_COLUMNS = ["model", "input", "threads", "512x512 torch MP/s", "512x512 onnxruntime MP/s",
                  "12 MP torch MP/s", "12 MP onnxruntime MP/s", "onnxruntime / torch (12 MP)",
@@ -113,49 +117,16 @@ def speed_rows(small: tuple[int, int], big: tuple[int, int]) -> list[list[str]]:
     return rows
 
 
-class Calibration:
-    """ONNX Runtime calibration reader: graph inputs of ``count`` crops (side ``crop``) of the images
-    under ``folder``, degraded by the task's protocol (denoise: sigma 15, 25 and 50 in turn; upscale:
-    the LR luma)."""
-
-    def __init__(self, task: str, setting: int, folder: Path, count: int, crop: int):
-        feeds = []
-        side = crop * (setting if task == "upscale" else 1)
-        for i, path in enumerate(sorted(folder.glob("*.png"))[:count]):
-            clean = read_reference(path)[:, :side, :side]
-            if task == "denoise":
-                sigma = (15, 25, 50)[i % 3]
-                feeds.append({"x": protocol(task).case(clean, sigma, i).degraded[None].numpy(),
-                              "sigma": np.array([sigma / 255], np.float32)})
-            else:
-                lr = protocol(task).case(clean.expand(3, -1, -1), setting, i).degraded
-                feeds.append({"x": rgb_to_ycbcr(lr)[None, :1].numpy()})
-        self.feeds = iter(feeds)
-
-    def get_next(self) -> dict[str, np.ndarray] | None:
-        return next(self.feeds, None)
-
-
-def int8_rows(small: tuple[int, int], limit: int | None, calibration: int) -> list[list[str]]:
-    from onnx import load
-    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
+def int8_rows(small: tuple[int, int], limit: int | None) -> list[list[str]]:
     rows = []
-    for model, (task, method, inputs, bench, calib, variants) in INT8_CASES.items():
+    for model, (task, method, inputs, bench, variants) in INT8_CASES.items():
         (setting,) = inputs.values()
         cached = onnx_file(model)
-        graphs, prepared = {"float": cached.with_suffix(".float")}, cached.with_suffix(".prepared")
+        graphs = {"float": cached.with_suffix(".float")}
         shutil.copyfile(cached, graphs["float"])
-        quant_pre_process(str(graphs["float"]), str(prepared), skip_symbolic_shape=True)
-        convs = [n.name for n in load(str(prepared)).graph.node if n.op_type == "Conv"]
+        feeds = calibration_feeds(restoration_entry(model))
         for variant, kept in variants.items():
-            graphs[variant] = cached.with_suffix(f".int8-{len(graphs)}")
-            quantize_static(str(prepared), str(graphs[variant]),
-                            Calibration(task, setting, DATA / calib, calibration, 160 if task == "denoise" else 48),
-                            quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QUInt8,
-                            weight_type=QuantType.QInt8, op_types_to_quantize=["Conv"],
-                            nodes_to_exclude=[c for c in convs if c.startswith(kept)])
+            graphs[variant] = quantize(graphs["float"], cached.with_suffix(f".int8-{len(graphs)}"), feeds, kept)
         images = [read_reference(p) for p in reference_paths(task, DATA / bench, setting, limit)]
         restore = partial(get_method(task, method).restore, backend="onnxruntime")
         psnr = {}
@@ -163,7 +134,7 @@ def int8_rows(small: tuple[int, int], limit: int | None, calibration: int) -> li
             shutil.copyfile(graph, cached)  # a changed file: the backend opens a new session
             psnr[variant], _ = evaluate(restore, task, images, setting)
         shutil.copyfile(graphs["float"], cached)
-        speed = graph_speeds(graphs, task, inputs, small)
+        speed = graph_speeds(graphs, task, inputs, small, restoration_entry(model)["channels"])
         for variant in variants:
             loss, gain = psnr["float"] - psnr[variant], [a / b for a, b in zip(speed[variant], speed["float"])]
             rows.append([model, f"{bench.split('/')[-1]} {'sigma' if task == 'denoise' else 'x'}{setting}", variant,
@@ -174,12 +145,14 @@ def int8_rows(small: tuple[int, int], limit: int | None, calibration: int) -> li
     return rows
 
 
-def graph_speeds(graphs: dict[str, Path], task: str, inputs: dict, size: tuple[int, int]) -> dict[str, list[float]]:
+def graph_speeds(graphs: dict[str, Path], task: str, inputs: dict, size: tuple[int, int],
+                 channels: int) -> dict[str, list[float]]:
     """Output megapixels per second of each graph alone on the benchmark photo of ``size`` (a
-    denoiser's noisy gray photo, an upscaler's luma), per thread count: sessions made as the
-    onnxruntime backend makes them, taking turns, best of 5 calls after a warm-up call."""
+    denoiser's noisy photo with the model's ``channels``, an upscaler's luma), per thread count:
+    sessions made as the onnxruntime backend makes them, taking turns, best of 5 calls after a
+    warm-up call."""
     if task == "denoise":
-        x, extra = photo(size, False, inputs["sigma"])[None].numpy(), {"sigma": np.array([inputs["sigma"] / 255], np.float32)}
+        x, extra = photo(size, channels == 3, inputs["sigma"])[None].numpy(), {"sigma": np.array([inputs["sigma"] / 255], np.float32)}
     else:
         x, extra = rgb_to_ycbcr(photo(size, True, 0))[None, :1].numpy(), {}
     speeds: dict[str, list[float]] = {variant: [] for variant in graphs}
@@ -194,26 +167,31 @@ def graph_speeds(graphs: dict[str, Path], task: str, inputs: dict, size: tuple[i
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--out", type=Path, default=None,
-                   help="result file (default benchmarks/results/onnx_speed.md; none with --quick)")
-    p.add_argument("--quick", action="store_true", help="tiny sizes and 2 images: checks the script runs")
+    p.add_argument("--parts", default="speed,int8",
+                   help="speed (benchmarks/results/onnx_speed.md), int8 (benchmarks/results/int8.md), or both")
+    p.add_argument("--quick", action="store_true", help="tiny sizes and 2 images: checks the script runs, writes nothing")
     a = p.parse_args()
     import onnxruntime
 
-    start, load = time.perf_counter(), os.getloadavg()[0]
-    if a.quick:
-        speed, int8 = speed_rows((64, 64), (300, 400)), int8_rows((64, 64), 2, 2)
-    else:
-        speed, int8 = speed_rows((512, 512), (3000, 4000)), int8_rows((512, 512), None, 24)
-    note = (f"`python benchmarks/onnx_speed.py` ({time.perf_counter() - start:.0f} s; onnxruntime "
-            f"{onnxruntime.__version__}; load average {load:.1f} at the start and {os.getloadavg()[0]:.1f} at the end).")
-    text = "\n".join([write_markdown(None, "PyTorch and ONNX Runtime (megapixels of output per second)", SPEED_COLUMNS, speed),
-                      write_markdown(None, "int8 ONNX graphs (static QDQ quantisation, ONNX Runtime)", INT8_COLUMNS, int8),
-                      note])
-    print(text)
-    if not a.quick:
-        out = a.out or REPO / "benchmarks" / "results" / "onnx_speed.md"
-        out.write_text(text)
+    parts = {  # name: (results file, docs/benchmarks.md block, title, columns, rows)
+        "speed": ("onnx_speed.md", "onnx-speed", "PyTorch and ONNX Runtime (megapixels of output per second)", SPEED_COLUMNS,
+                  lambda: speed_rows((64, 64), (300, 400)) if a.quick else speed_rows((512, 512), (3000, 4000))),
+        "int8": ("int8.md", "int8", "int8 ONNX graphs (static QDQ quantisation, ONNX Runtime)", INT8_COLUMNS,
+                 lambda: int8_rows((64, 64), 2) if a.quick else int8_rows((512, 512), None)),
+    }
+    for part in a.parts.split(","):
+        if part not in parts:
+            raise SystemExit(f"unknown part '{part}' ({', '.join(parts)})")
+        file, block, title, columns, rows = parts[part]
+        start, load = time.perf_counter(), os.getloadavg()[0]
+        table = write_markdown(None, title, columns, rows())
+        text = (f"{table}\n`python benchmarks/onnx_speed.py --parts {part}` ({time.perf_counter() - start:.0f} s; "
+                f"onnxruntime {onnxruntime.__version__}; load average {load:.1f} at the start and "
+                f"{os.getloadavg()[0]:.1f} at the end).\n")
+        print(text)
+        if not a.quick:
+            (REPO / "benchmarks" / "results" / file).write_text(text)
+            splice_markdown(REPO / "docs" / "benchmarks.md", block, text)
 
 
 if __name__ == "__main__":

@@ -54,6 +54,15 @@ def outputs(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if not p.name.startswith(".")}
 
 
+def test_an_address_where_nothing_answers_is_a_prompt_one_line_error(cli_inline, photos, tmp_path):
+    """Before any Ray instance starts in this module: Ray itself would retry for minutes."""
+    from test_cli import assert_one_line_error
+
+    result = cli_inline(*TASK, photos, "-o", "out", "--ray", "127.0.0.1:1")
+    assert_one_line_error(result, "Ray at '127.0.0.1:1': nothing answers there")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
 def test_ray_writes_the_local_files_and_reports_a_bad_image(local_ray, cli_inline, photos, local_run, tmp_path):
     (tmp_path / "in").mkdir()
     for path in photos.iterdir():

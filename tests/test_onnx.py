@@ -10,7 +10,7 @@ import pytest
 import torch
 from test_cli import assert_one_line_error
 
-from restora.degrade import gaussian_noise, jpeg
+from restora.degrade import blur, gaussian_noise, jpeg, kernel_from_spec
 from restora.errors import RestoraError
 from restora.methods import get_method
 from restora.methods.learned import restorer_for_net
@@ -34,26 +34,35 @@ def onnx_cache(tmp_path_factory):
 
 
 def photo(entry, camera, astronaut) -> tuple[torch.Tensor, dict]:
-    """A real crop of 93x75 pixels for the model, and its task inputs."""
+    """A real crop of 93x75 pixels for the model, and its task inputs and run options (tiles of
+    68x68; an inpainter's working size of 68, so its 75x75 hole surroundings are shrunk)."""
     clean = camera if entry["channels"] == 1 else astronaut
+    tiles = {"tile": 68, "overlap": 8}
     if entry["task"] == "denoise":
-        return gaussian_noise(clean[:, :93, :75], 25, seed=0), {"sigma": 25}
+        return gaussian_noise(clean[:, :93, :75], 25, seed=0), {"sigma": 25, **tiles}
     if entry["task"] == "dejpeg":
-        return jpeg(clean[:, :93, :75], 20), {"quality": 20}
-    return astronaut[:, :93, :75], {"scale": entry["scale"]}
+        return jpeg(clean[:, :93, :75], 20), {"quality": 20, **tiles}
+    if entry["task"] == "deblur":
+        return blur(clean[:, :93, :75], kernel_from_spec("gaussian:1.5"))[0], tiles
+    if entry["task"] == "inpaint":
+        mask = torch.zeros(1, 93, 75)
+        mask[:, 30:61, 20:50] = 1
+        return clean[:, :93, :75], {"mask": mask, "work": 68}
+    return astronaut[:, :93, :75], {"scale": entry["scale"], **tiles}
 
 
 @pytest.mark.parametrize("entry", RESTORATION_MODELS, ids=lambda e: e["name"])
 def test_onnxruntime_gives_torchs_output_in_tiles_of_odd_sizes(entry, camera, astronaut):
-    """93x75 in four 68x68 tiles: image and tile sides are not multiples of 8."""
+    """93x75 in four 68x68 tiles: image and tile sides are not multiples of 8 (an inpainter: its
+    hole's surroundings shrunk to 68 pixels, also not a multiple of 8)."""
     restorer = get_method(entry["task"], entry["method"])
     x, inputs = photo(entry, camera, astronaut)
     if entry["arch"] == "srcnn":  # MATLAB bicubic weights built from the input size in Python
         with pytest.raises(RestoraError, match="does not export with dynamic sizes"):
             restorer.restore(x, **inputs, backend="onnxruntime")
         return
-    want = restorer.restore(x, **inputs, tile=68, overlap=8, backend="torch")
-    got = restorer.restore(x, **inputs, tile=68, overlap=8, backend="onnxruntime")
+    want = restorer.restore(x, **inputs, backend="torch")
+    got = restorer.restore(x, **inputs, backend="onnxruntime")
     assert got.shape == want.shape
     assert (got - want).abs().max() <= AGREEMENT
 
@@ -120,3 +129,21 @@ def test_backend_is_a_listed_checked_option_of_zoo_models_only(camera):
     in_training = restorer_for_net("denoise", load_shipped("unet-denoiser-gray"), channels=1)
     with pytest.raises(RestoraError, match="zoo models only"):
         in_training.restore(camera, sigma=25, backend="onnxruntime")
+
+
+def test_int8_backend_runs_the_quantised_graph_close_to_float(astronaut, onnx_cache):
+    """compact-sr x2 as int8 (first and last convs in float): within 0.1 dB-level error of the float
+    graph on a real photo, not equal to it, and the quantised graph cached beside the float one."""
+    restorer = get_method("upscale", "compact-sr")
+    x = astronaut[:, :64, :80]
+    want = restorer.restore(x, scale=2, backend="onnxruntime")
+    got = restorer.restore(x, scale=2, backend="int8")
+    assert got.shape == want.shape and not torch.equal(got, want)
+    mse = (got - want).pow(2).mean().item()
+    assert 10 * np.log10(1 / mse) > 40  # int8 error far below the restoration's own (about 30 dB)
+    assert [p.name for p in (onnx_cache / "onnx").glob("compact-sr-x2-*-int8.onnx")]
+
+
+def test_int8_is_refused_in_one_line_for_a_model_without_an_int8_graph(cli_inline, tmp_path, astronaut):
+    with pytest.raises(RestoraError, match="espcn-x2 has no int8 graph .* there is one for: compact-sr-x2"):
+        get_method("upscale", "espcn").restore(astronaut[:, :32, :32], scale=2, backend="int8")

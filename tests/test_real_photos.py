@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image as PILImage
@@ -73,6 +74,32 @@ def test_learned_dejpeg_beats_the_jpeg_on_a_real_photo_gray_and_colour(photo):
         compressed = jpeg(clean, 20)
         assert psnr(restorer.restore(compressed, quality=20), clean) > psnr(compressed, clean) + 0.5
         assert psnr(restorer.restore(compressed), clean) > psnr(compressed, clean) + 0.3  # blind
+
+
+@needs_model
+def test_the_learned_result_is_made_consistent_with_the_jpeg_data(photo):
+    """With the quality known, the network's result is projected onto the quantisation constraint
+    set, which holds the clean photo: for gray that cannot move it away from the clean photo, and the
+    result compresses back to the same JPEG coefficients. Off the JPEG's 8x8 lattice (a cropped
+    JPEG) the projection is skipped."""
+    from restora.io.jpeg import ijg_table
+    from restora.methods.dejpeg import block_dct, jpeg_consistent, on_lattice
+
+    restorer = get_method("dejpeg", LEARNED_DEJPEG[0])
+    clean = photo.mean(0, keepdim=True)
+    compressed = jpeg(clean, 30)
+    plain = restorer.restore(compressed, quality=30, project=False)
+    projected = restorer.restore(compressed, quality=30)
+    assert not torch.equal(plain, projected)
+    assert psnr(projected, clean) >= psnr(plain, clean)
+    table = ijg_table(30).reshape(8, 8)
+    k = np.round(block_dct(compressed[0].double().numpy() * 255) / table)
+    c = block_dct(projected[0].double().numpy() * 255)
+    assert np.all(np.abs(c - k * table) <= table / 2 + 1e-3)
+    cropped = compressed[:, 3:, 5:]
+    assert not on_lattice(np.round(cropped[0].double().numpy() * 255), 30)
+    assert torch.equal(jpeg_consistent(plain[:, 3:, 5:], cropped, 30), plain[:, 3:, 5:])
+    assert on_lattice(np.round(compressed[0].double().numpy() * 255), 30)
 
 
 @pytest.mark.parametrize("task, inputs", [("denoise", {"sigma": 25}), ("upscale", {"scale": 2}),

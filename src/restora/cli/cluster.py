@@ -47,6 +47,7 @@ def ray_map(job: BatchJob, plan: list[tuple[Path, Path]], address: str,
         return
     started = not ray.is_initialized()
     if started:
+        check_reachable(address)
         try:
             ray.init(address=None if address == "auto" else address, logging_level=logging.WARNING)
         except Exception as exc:  # noqa: BLE001 - Ray's many ways of not starting or not connecting
@@ -56,6 +57,23 @@ def ray_map(job: BatchJob, plan: list[tuple[Path, Path]], address: str,
     finally:
         if started:
             ray.shutdown()
+
+
+def check_reachable(address: str, timeout: float = 5.0) -> None:
+    """RestoraError at once when nothing answers at a ``HOST:PORT`` (or ``ray://HOST:PORT``) address
+    within ``timeout`` seconds: Ray itself retries a wrong address for minutes before it gives up.
+    'auto' and addresses without a port are left to Ray."""
+    import socket
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if address == "auto" or not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__.replace("Error", "").lower() or "no answer"
+        raise RestoraError(f"Ray at '{address}': nothing answers there ({reason}); start the cluster with "
+                           "`ray start --head`, or give --ray auto for a local one") from None
 
 
 def _run(ray: Any, job: BatchJob, todo: list[tuple[Path, Path]], workers: int | None) -> Iterator[str | None]:

@@ -1,4 +1,5 @@
-"""``restora export``: a shipped restoration model (denoise, upscale, dejpeg) as an ONNX graph (restora.zoo.onnx)."""
+"""``restora export``: a shipped restoration model (denoise, upscale, dejpeg, deblur, inpaint) as an ONNX graph
+(restora.zoo.onnx)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,16 +15,17 @@ FORMATS = ("onnx",)
 
 @app.command()
 def export(
-    model: Annotated[str, typer.Argument(help="Denoise or upscale model (see `restora models`).", show_default=False)],
+    model: Annotated[str, typer.Argument(help="Restoration model (see `restora models`).", show_default=False)],
     fmt: Annotated[str, typer.Option("--format", help=f"Output format: {', '.join(FORMATS)}.")] = "onnx",
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output file (default: MODEL.onnx).",
                                                 show_default=False)] = None,
     overwrite: Overwrite = False,
 ) -> None:
-    r"""Export a denoise, upscale or dejpeg model as an ONNX graph (needs `pip install 'restora\[onnx]'`).
+    r"""Export a denoise, upscale, dejpeg, deblur or inpaint model as an ONNX graph (needs `pip install 'restora\[onnx]'`).
 
-    Inputs x (N, C, H, W) in \[0, 1] and, for a denoiser, sigma (N,) on the 0-1 scale; output y (N, C,
-    H*scale, W*scale), unclamped; batch, height and width are dynamic."""
+    Inputs x (N, C, H, W) in \[0, 1] and, for a denoiser, JPEG remover or deblurrer, sigma (N,) on
+    the 0-1 scale (noise level; quality / 100), for an inpainter mask (N, 1, H, W), 1 in the hole;
+    output y (N, C, H*scale, W*scale), unclamped; batch, height and width are dynamic."""
     from restora.zoo.onnx import export_onnx
 
     if fmt not in FORMATS:

@@ -28,6 +28,8 @@ SIGMA_CHROMA = {5: 140.7, 10: 56.2, 20: 21.1, 30: 14.6, 40: 11.6, 60: 7.6, 80: 5
 BLIND_QUALITY = 50  # the level used blind when the image shows no JPEG quantisation grid
 MIN_STEP = 4  # quality estimation judges blocks by their steps this coarse (finer ones are met by chance too often)
 DETECTABLE_QUALITY = 90  # above this the IJG tables are too fine to tell a JPEG from an image that never was one
+LATTICE_CHECK = 512  # side of the central square on which a JPEG's lattice is checked before projecting
+BAND_ROWS = 256  # rows projected at a time (a multiple of 8): bounds the float64 copies of a large image
 
 # JFIF full-range YCbCr (what JPEG codes), RGB and YCbCr on the 0-1 scale, chroma offset 0.5
 _TO_YCC = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
@@ -95,19 +97,13 @@ def qcs_projection(estimate: np.ndarray, decoded: np.ndarray, table: np.ndarray)
     return block_idct(c)[:h, :w]
 
 
-def estimate_quality(y: np.ndarray, clipped: np.ndarray | None = None, max_blocks: int = 4096) -> int | None:
-    """The IJG quality a decoded JPEG luma y (H, W, 0-255 integers, grid at the top left) was
-    compressed at, from its 8x8 blocks (quantiser estimation as in Fan and de Queiroz, IEEE TIP
-    2003): a decoded JPEG block, quantised again with its own table and decoded, comes back to
-    itself within the decoder's rounding; with a coarser table it does not. The answer is the
-    coarsest IJG table for which 80 % of the informative blocks come back within one level (a block
-    is informative for a table when it has a non-zero index at a step of at least MIN_STEP: finer
-    steps are met by chance). Blocks with a pixel the decoder clipped (``clipped``, (H, W) bool; by
-    default y at 0 or 255) are left out, as clipping moves them off the table's lattice; when that
-    leaves under a quarter of the blocks (saturated colour), all are judged, more loosely: the
-    median block within half a level on average. None when no table coarser than
-    DETECTABLE_QUALITY's passes (not a JPEG, or not on its grid: a resized or shifted one). At most
-    ``max_blocks`` blocks, evenly spaced, are looked at."""
+def _lattice_blocks(y: np.ndarray, clipped: np.ndarray | None, max_blocks: int
+                    ) -> tuple[np.ndarray, np.ndarray, bool] | None:
+    """The 8x8 blocks of a decoded JPEG luma y (H, W, 0-255) that can show its quantisation
+    lattice, as (DCT coefficients, pixels, strict), both (B, 8, 8); None when y has no whole block.
+    Blocks with a pixel the decoder clipped (``clipped``, (H, W) bool; by default y at 0 or 255) are
+    left out, as clipping moves them off the lattice; when that leaves under a quarter of the blocks
+    (saturated colour) all are kept and ``strict`` is False. At most ``max_blocks``, evenly spaced."""
     h, w = y.shape
     h, w = h - h % BLOCK, w - w % BLOCK
     if h == 0 or w == 0:
@@ -119,19 +115,77 @@ def estimate_quality(y: np.ndarray, clipped: np.ndarray | None = None, max_block
     if strict:
         blocks = blocks[kept]
     blocks = blocks[:: max(1, len(blocks) // max_blocks)].astype(np.float64)
-    c = DCT @ (blocks - 128) @ DCT.T
+    return DCT @ (blocks - 128) @ DCT.T, blocks, bool(strict)
+
+
+def _fits_table(c: np.ndarray, blocks: np.ndarray, quality: int, strict: bool) -> bool | None:
+    """Whether blocks (pixels, with their DCT coefficients c; see _lattice_blocks) sit on the IJG
+    lattice of ``quality``: quantised again with its table and decoded, 80 % of the informative
+    blocks come back within one level (not ``strict``: the median block within half a level on
+    average). A block is informative when it has a non-zero index at a step of at least MIN_STEP
+    (finer steps are met by chance). None when under 8 blocks are informative: too few to judge."""
+    q = ijg_table(quality).reshape(BLOCK, BLOCK).astype(np.float64)
+    index = np.round(c / q)
+    informative = ((index != 0) & (q >= MIN_STEP)).any(axis=(1, 2))
+    if informative.sum() < 8:
+        return None
+    decoded = np.clip(np.round(DCT.T @ (index[informative] * q) @ DCT + 128), 0, 255)
+    error = np.abs(decoded - blocks[informative])
+    return bool((error.max(axis=(1, 2)) <= 1).mean() >= 0.8 if strict else np.median(error.mean(axis=(1, 2))) <= 0.5)
+
+
+def estimate_quality(y: np.ndarray, clipped: np.ndarray | None = None, max_blocks: int = 4096) -> int | None:
+    """The IJG quality a decoded JPEG luma y (H, W, 0-255 integers, grid at the top left) was
+    compressed at, from its 8x8 blocks (quantiser estimation as in Fan and de Queiroz, IEEE TIP
+    2003): a decoded JPEG block, quantised again with its own table and decoded, comes back to
+    itself within the decoder's rounding; with a coarser table it does not. The answer is the
+    coarsest IJG table the blocks fit (:func:`_fits_table`; ``clipped`` and ``max_blocks`` as in
+    :func:`_lattice_blocks`). None when no table coarser than DETECTABLE_QUALITY's fits (not a JPEG,
+    or not on its grid: a resized or shifted one)."""
+    found = _lattice_blocks(y, clipped, max_blocks)
+    if found is None:
+        return None
     for quality in range(1, DETECTABLE_QUALITY + 1):
-        q = ijg_table(quality).reshape(BLOCK, BLOCK).astype(np.float64)
-        index = np.round(c / q)
-        informative = ((index != 0) & (q >= MIN_STEP)).any(axis=(1, 2))
-        if informative.sum() < 8:  # too few blocks this coarse to judge: finer tables will tell
-            continue
-        decoded = np.clip(np.round(DCT.T @ (index[informative] * q) @ DCT + 128), 0, 255)
-        error = np.abs(decoded - blocks[informative])
-        if ((error.max(axis=(1, 2)) <= 1).mean() >= 0.8 if strict
-                else np.median(error.mean(axis=(1, 2))) <= 0.5):
+        if _fits_table(*found[:2], quality, found[2]):  # None (too few blocks this coarse): finer tables will tell
             return quality
     return None
+
+
+def on_lattice(y: np.ndarray, quality: int, clipped: np.ndarray | None = None, max_blocks: int = 4096) -> bool:
+    """Whether the decoded luma y (H, W, 0-255) sits on the IJG lattice of ``quality`` on its 8x8
+    grid (see :func:`_fits_table`): False when it does not, or has too few coarse blocks to tell."""
+    found = _lattice_blocks(y, clipped, max_blocks)
+    return found is not None and bool(_fits_table(*found[:2], quality, found[2]))
+
+
+def luma_255(x: np.ndarray) -> np.ndarray:
+    """x (H, W, C) RGB or gray on the 0-1 scale -> its JFIF luma (H, W) on the 0-255 scale, float64, unrounded."""
+    return (x @ _TO_YCC[0] if x.shape[2] == 3 else x[:, :, 0].astype(np.float64)) * 255
+
+
+def jpeg_consistent(restored: torch.Tensor, decoded: torch.Tensor, quality: int | None) -> torch.Tensor:
+    """``restored`` (C, H, W) in [0, 1], a restoration of the JPEG ``decoded`` (C, H, W), with its
+    JFIF luma projected onto decoded's quantisation constraint set at IJG ``quality``
+    (:func:`qcs_projection`; chroma unchanged: it was subsampled before it was quantised), clipped
+    to [0, 1]. ``restored`` itself when the quality is unknown or decoded's luma does not sit on that
+    quality's lattice on its 8x8 grid (:func:`on_lattice`, judged on a central LATTICE_CHECK-pixel
+    square: a cropped, resized or re-saved JPEG, or a wrong quality), where the projection would pull
+    the result back towards the artefacts. Works in bands of BAND_ROWS rows (bounded memory)."""
+    if quality is None:
+        return restored
+    h, w = decoded.shape[1:]
+    top, left = (max(0, (h - LATTICE_CHECK) // 2) // BLOCK * BLOCK, max(0, (w - LATTICE_CHECK) // 2) // BLOCK * BLOCK)
+    window = decoded[:, top:top + LATTICE_CHECK, left:left + LATTICE_CHECK].permute(1, 2, 0).numpy()
+    if not on_lattice(np.round(luma_255(window)), quality, ((window <= 0) | (window >= 1)).any(axis=2)):
+        return restored
+    table, out = ijg_table(quality), restored.clone()
+    for top in range(0, h, BAND_ROWS):
+        band = slice(top, top + BAND_ROWS)
+        luma = luma_255(out[:, band].permute(1, 2, 0).numpy())
+        seen = np.round(luma_255(decoded[:, band].permute(1, 2, 0).numpy()))  # the decoder's 8-bit luma (exact for gray)
+        shift = (qcs_projection(luma, seen, table) - luma) / 255  # a luma change is the same change of R, G and B
+        out[:, band] += torch.from_numpy(shift).float()
+    return out.clamp_(0, 1)
 
 
 def _bm3d(z: np.ndarray, sigmas: list[float]) -> np.ndarray:

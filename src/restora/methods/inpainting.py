@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from restora.degrade import imresize
 from restora.methods.base import Option
-from restora.methods.learned import LearnedMixin, as_channels, channels_last, learned_base
+from restora.methods.learned import BACKEND, LearnedMixin, as_channels, learned_base
 from restora.methods.tasks import Inpainter
 
 CONTEXT = 32
@@ -34,14 +34,14 @@ def hole_window(mask: torch.Tensor) -> tuple[slice, slice]:
 @learned_base
 class LearnedInpainter(LearnedMixin, Inpainter):
     options = (Option("work", int, 512, "working resolution: larger hole surroundings are shrunk to this side",
-                      64, 4096),)
+                      64, 4096), BACKEND)
 
     @torch.no_grad()
-    def inpaint(self, x, mask, work=512):
+    def inpaint(self, x, mask, work=512, backend="auto"):
         if not mask.any():
             return x.clone()
         entry = self.entry_for(x.shape[0])
-        net = channels_last(self.net(entry))
+        net = self.runner(entry, backend)
         rows, cols = hole_window(mask)
         crop, hole = as_channels(x[:, rows, cols], entry["channels"]), mask[:, rows, cols]
         size = crop.shape[1:]

@@ -25,6 +25,7 @@ from restora.degrade import imresize
 from restora.degrade.resize import scaled_size
 from restora.errors import RestoraError
 from restora.methods.base import STRENGTH, Option, Restorer, blend, register_provider
+from restora.methods.dejpeg import jpeg_consistent
 from restora.methods.tasks import SCALE_POLICY, DeJPEGer, Deblurrer, Denoiser, Upscaler, estimate_sigma
 from restora.methods.tiling import Band, assemble, run_ensemble, run_tiled, tiled_bands
 from restora.zoo import load_shipped, shipped_models
@@ -44,18 +45,22 @@ class Choice(Option):
         return value
 
 
+BACKEND = Choice("backend", str, "auto", "inference engine: torch, onnxruntime (pip install 'restora[onnx]'; the "
+                 "same output within 1e-4), int8 (ONNX Runtime int8 graph, for the models that have one: faster, "
+                 "within 0.05 dB), or auto: onnxruntime for the methods faster there, when installed",
+                 choices=("auto", "torch", "onnxruntime", "int8"))
 RUN_OPTIONS = (
     Option("tile", int, 512, "tile side in input pixels (bounds memory)", 64, 8192),
     Option("overlap", int, 32, "tile overlap margin in input pixels", 0, 256),
     Option("ensemble", bool, False, "average the 8 flips/rotations (slower, slightly better)"),
-    Choice("backend", str, "auto", "inference engine: torch, onnxruntime (pip install 'restora[onnx]'; the same "
-           "output within 1e-4), or auto: onnxruntime for the methods faster there, when installed",
-           choices=("auto", "torch", "onnxruntime")),
+    BACKEND,
     STRENGTH,
 )
-# The methods that run faster on ONNX Runtime (benchmarks/results/onnx_speed.md): backend=auto runs
-# them there when restora[onnx] is installed, every other on torch.
-FASTER_ON_ONNXRUNTIME = frozenset({"compact-sr", "compact-sr-real", "unet-denoiser", "unet-dejpeg"})
+# The methods that run faster on ONNX Runtime (benchmarks/results/onnx_speed.md; for the deblurrer
+# and inpainters, the network alone in benchmarks/results/gflops.md): backend=auto runs them there
+# when restora[onnx] is installed, every other on torch.
+FASTER_ON_ONNXRUNTIME = frozenset({"compact-sr", "compact-sr-real", "unet-denoiser", "unet-dejpeg", "unet-deblur",
+                                   "photo-inpainter", "face-inpainter"})
 BAND_VALUES = 1 << 24  # samples of an upscaled RGB band made at a time (float copies of a large output)
 
 
@@ -92,8 +97,8 @@ class LearnedMixin:
         if backend == "torch":
             return channels_last(cls.net(entry))
         if "net" in entry:
-            raise RestoraError("backend onnxruntime runs zoo models only, not a network in training")
-        return onnx.onnx_runner(entry["name"])
+            raise RestoraError(f"backend {backend} runs zoo models only, not a network in training")
+        return onnx.onnx_runner(entry["name"], int8=backend == "int8")
 
     @staticmethod
     def run_bands(fn, x: torch.Tensor, scale: int, tile: int, overlap: int, ensemble: bool) -> Iterator[Band]:
@@ -153,12 +158,17 @@ class LearnedDenoiser(LearnedMixin, Denoiser):
 
 @learned_base
 class LearnedDeJPEG(LearnedMixin, DeJPEGer):
-    """JPEG artefact removal by a network given the quality / 100 (0: unknown, blind)."""
-    options = RUN_OPTIONS
+    """JPEG artefact removal by a network given the quality / 100 (0: unknown, blind). With a
+    known quality the network's result is then made consistent with the JPEG data (option
+    ``project``: restora.methods.dejpeg.jpeg_consistent, the luma projected onto the quantisation
+    constraint set; skipped for an image off that quality's 8x8 lattice)."""
+    options = RUN_OPTIONS + (Option("project", bool, True, "keep the result consistent with the JPEG data "
+                                    "(quantisation-constraint projection of the luma) when the quality is known"),)
 
     @torch.no_grad()
-    def dejpeg(self, x, quality, tile=512, overlap=32, ensemble=False, backend="auto", strength=1.0):
-        return self.run_conditioned(x, (quality or 0) / 100, tile, overlap, ensemble, backend, strength)
+    def dejpeg(self, x, quality, tile=512, overlap=32, ensemble=False, backend="auto", strength=1.0, project=True):
+        y = self.run_conditioned(x, (quality or 0) / 100, tile, overlap, ensemble, backend, 1.0)
+        return blend(jpeg_consistent(y, x, quality) if project else y, x, strength)
 
 
 @learned_base
