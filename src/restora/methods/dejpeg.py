@@ -174,8 +174,8 @@ def jpeg_consistent(restored: torch.Tensor, decoded: torch.Tensor, quality: int 
     if quality is None:
         return restored
     h, w = decoded.shape[1:]
-    top, left = (max(0, (h - LATTICE_CHECK) // 2) // BLOCK * BLOCK, max(0, (w - LATTICE_CHECK) // 2) // BLOCK * BLOCK)
-    window = decoded[:, top:top + LATTICE_CHECK, left:left + LATTICE_CHECK].permute(1, 2, 0).numpy()
+    row, col = (max(0, (side - LATTICE_CHECK) // 2) // BLOCK * BLOCK for side in (h, w))  # on the 8x8 grid
+    window = decoded[:, row:row + LATTICE_CHECK, col:col + LATTICE_CHECK].permute(1, 2, 0).numpy()
     if not on_lattice(np.round(luma_255(window)), quality, ((window <= 0) | (window >= 1)).any(axis=2)):
         return restored
     table, out = ijg_table(quality), restored.clone()
