@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from restora.io.jpeg import ijg_table
 from restora.methods.base import Option, register
@@ -63,38 +64,44 @@ def sigma_for(quality: int, chroma: bool = False) -> float:
     return _interpolated(SIGMA_CHROMA if chroma else SIGMA_LUMA, quality)
 
 
-def block_dct(y: np.ndarray) -> np.ndarray:
+def _block_dct(y: torch.Tensor) -> torch.Tensor:
     """y (H, W) on the 0-255 scale, H and W multiples of 8 -> the level-shifted (y - 128) 2-D DCT of
-    each 8x8 block, (H/8, W/8, 8, 8), JPEG's coefficient scale."""
+    each 8x8 block, (H/8, W/8, 8, 8), JPEG's coefficient scale (torch, y's dtype, all threads)."""
     h, w = y.shape
-    blocks = (y - 128).reshape(h // BLOCK, BLOCK, w // BLOCK, BLOCK).transpose(0, 2, 1, 3)
-    return DCT @ blocks @ DCT.T
+    d = torch.from_numpy(DCT).to(y.dtype)
+    return torch.einsum("ij,ajbk,lk->abil", d, (y - 128).reshape(h // BLOCK, BLOCK, w // BLOCK, BLOCK), d)
 
 
-def block_idct(c: np.ndarray) -> np.ndarray:
-    """The inverse of :func:`block_dct`."""
+def _block_idct(c: torch.Tensor) -> torch.Tensor:
+    """The inverse of :func:`_block_dct`."""
     nh, nw = c.shape[:2]
-    blocks = DCT.T @ c @ DCT
-    return blocks.transpose(0, 2, 1, 3).reshape(nh * BLOCK, nw * BLOCK) + 128
+    d = torch.from_numpy(DCT).to(c.dtype)
+    return torch.einsum("ji,abjk,kl->aibl", d, c, d).reshape(nh * BLOCK, nw * BLOCK) + 128
 
 
-def _grid_padded(y: np.ndarray) -> np.ndarray:
-    """y grown at the bottom and right to multiples of 8 by repeating its last row and column, as
-    the JPEG encoder fills a partial block."""
-    h, w = y.shape
-    return np.pad(y, ((0, -h % BLOCK), (0, -w % BLOCK)), mode="edge")
+def block_dct(y: np.ndarray) -> np.ndarray:
+    """:func:`_block_dct` of a numpy array (float64)."""
+    return _block_dct(torch.from_numpy(np.asarray(y, dtype=np.float64))).numpy()
 
 
-def qcs_projection(estimate: np.ndarray, decoded: np.ndarray, table: np.ndarray) -> np.ndarray:
+def qcs_projection(estimate: np.ndarray | torch.Tensor, decoded: np.ndarray | torch.Tensor,
+                   table: np.ndarray) -> np.ndarray | torch.Tensor:
     """The projection of ``estimate`` onto the quantisation constraint set of ``decoded`` (both
-    (H, W), 0-255 luma): every 8x8 block's DCT coefficient moved into the interval
+    (H, W), 0-255 luma, numpy arrays (computed in float64) or torch tensors (in their dtype); the
+    result is of the same kind): every 8x8 block's DCT coefficient moved into the interval
     [Q (k - 1/2), Q (k + 1/2)] of the quantisation index k the decoded coefficient has (Q from
-    ``table``, 64 steps in natural order), so the result would compress to the same JPEG data."""
-    h, w = estimate.shape
-    q = table.reshape(BLOCK, BLOCK).astype(np.float64)
-    k = np.round(block_dct(_grid_padded(decoded)) / q)
-    c = np.clip(block_dct(_grid_padded(estimate)), (k - 0.5) * q, (k + 0.5) * q)
-    return block_idct(c)[:h, :w]
+    ``table``, 64 steps in natural order), so the result would compress to the same JPEG data.
+    Partial blocks at the bottom and right are filled by repeating the last row and column, as the
+    JPEG encoder fills them."""
+    as_numpy = isinstance(estimate, np.ndarray)
+    e, d = (torch.from_numpy(np.asarray(a, dtype=np.float64)) if as_numpy else a for a in (estimate, decoded))
+    h, w = e.shape
+    padded = F.pad(torch.stack([e, d.to(e.dtype)])[None], (0, -w % BLOCK, 0, -h % BLOCK), mode="replicate")[0]
+    q = torch.from_numpy(table.reshape(BLOCK, BLOCK).astype(np.float64)).to(e.dtype)
+    k = torch.round(_block_dct(padded[1]) / q)
+    c = torch.clamp(_block_dct(padded[0]), (k - 0.5) * q, (k + 0.5) * q)
+    out = _block_idct(c)[:h, :w]
+    return out.numpy() if as_numpy else out
 
 
 def _lattice_blocks(y: np.ndarray, clipped: np.ndarray | None, max_blocks: int
@@ -158,9 +165,9 @@ def on_lattice(y: np.ndarray, quality: int, clipped: np.ndarray | None = None, m
     return found is not None and bool(_fits_table(*found[:2], quality, found[2]))
 
 
-def luma_255(x: np.ndarray) -> np.ndarray:
-    """x (H, W, C) RGB or gray on the 0-1 scale -> its JFIF luma (H, W) on the 0-255 scale, float64, unrounded."""
-    return (x @ _TO_YCC[0] if x.shape[2] == 3 else x[:, :, 0].astype(np.float64)) * 255
+def _luma(x: torch.Tensor) -> torch.Tensor:
+    """x (C, H, W) RGB or gray on the 0-1 scale -> its JFIF luma (H, W) on the 0-255 scale (x's dtype)."""
+    return (torch.einsum("chw,c->hw", x, torch.from_numpy(_TO_YCC[0]).to(x.dtype)) if x.shape[0] == 3 else x[0]) * 255
 
 
 def jpeg_consistent(restored: torch.Tensor, decoded: torch.Tensor, quality: int | None) -> torch.Tensor:
@@ -175,16 +182,14 @@ def jpeg_consistent(restored: torch.Tensor, decoded: torch.Tensor, quality: int 
         return restored
     h, w = decoded.shape[1:]
     row, col = (max(0, (side - LATTICE_CHECK) // 2) // BLOCK * BLOCK for side in (h, w))  # on the 8x8 grid
-    window = decoded[:, row:row + LATTICE_CHECK, col:col + LATTICE_CHECK].permute(1, 2, 0).numpy()
-    if not on_lattice(np.round(luma_255(window)), quality, ((window <= 0) | (window >= 1)).any(axis=2)):
+    window = decoded[:, row:row + LATTICE_CHECK, col:col + LATTICE_CHECK].double()
+    if not on_lattice(torch.round(_luma(window)).numpy(), quality, ((window <= 0) | (window >= 1)).any(0).numpy()):
         return restored
     table, out = ijg_table(quality), restored.clone()
     for top in range(0, h, BAND_ROWS):
         band = slice(top, top + BAND_ROWS)
-        luma = luma_255(out[:, band].permute(1, 2, 0).numpy())
-        seen = np.round(luma_255(decoded[:, band].permute(1, 2, 0).numpy()))  # the decoder's 8-bit luma (exact for gray)
-        shift = (qcs_projection(luma, seen, table) - luma) / 255  # a luma change is the same change of R, G and B
-        out[:, band] += torch.from_numpy(shift).float()
+        luma, seen = _luma(out[:, band]), torch.round(_luma(decoded[:, band]))  # seen: the decoder's 8-bit luma
+        out[:, band] += (qcs_projection(luma, seen, table) - luma) / 255  # a luma change moves R, G and B alike
     return out.clamp_(0, 1)
 
 
