@@ -93,8 +93,8 @@ def test_the_learned_result_is_made_consistent_with_the_jpeg_data(photo):
     assert not torch.equal(plain, projected)
     assert psnr(projected, clean) >= psnr(plain, clean)
     table = ijg_table(30).reshape(8, 8)
-    k = np.round(block_dct(compressed[0].double().numpy() * 255) / table)
-    c = block_dct(projected[0].double().numpy() * 255)
+    k = np.round(block_dct(compressed[0].double() * 255).numpy() / table)
+    c = block_dct(projected[0].double() * 255).numpy()
     assert np.all(np.abs(c - k * table) <= table / 2 + 1e-3)
     cropped = compressed[:, 3:, 5:]
     assert not on_lattice(np.round(cropped[0].double().numpy() * 255), 30)

@@ -64,44 +64,34 @@ def sigma_for(quality: int, chroma: bool = False) -> float:
     return _interpolated(SIGMA_CHROMA if chroma else SIGMA_LUMA, quality)
 
 
-def _block_dct(y: torch.Tensor) -> torch.Tensor:
+def block_dct(y: torch.Tensor) -> torch.Tensor:
     """y (H, W) on the 0-255 scale, H and W multiples of 8 -> the level-shifted (y - 128) 2-D DCT of
-    each 8x8 block, (H/8, W/8, 8, 8), JPEG's coefficient scale (torch, y's dtype, all threads)."""
+    each 8x8 block, (H/8, W/8, 8, 8), JPEG's coefficient scale (y's dtype)."""
     h, w = y.shape
     d = torch.from_numpy(DCT).to(y.dtype)
     return torch.einsum("ij,ajbk,lk->abil", d, (y - 128).reshape(h // BLOCK, BLOCK, w // BLOCK, BLOCK), d)
 
 
-def _block_idct(c: torch.Tensor) -> torch.Tensor:
-    """The inverse of :func:`_block_dct`."""
+def block_idct(c: torch.Tensor) -> torch.Tensor:
+    """The inverse of :func:`block_dct`."""
     nh, nw = c.shape[:2]
     d = torch.from_numpy(DCT).to(c.dtype)
     return torch.einsum("ji,abjk,kl->aibl", d, c, d).reshape(nh * BLOCK, nw * BLOCK) + 128
 
 
-def block_dct(y: np.ndarray) -> np.ndarray:
-    """:func:`_block_dct` of a numpy array (float64)."""
-    return _block_dct(torch.from_numpy(np.asarray(y, dtype=np.float64))).numpy()
-
-
-def qcs_projection(estimate: np.ndarray | torch.Tensor, decoded: np.ndarray | torch.Tensor,
-                   table: np.ndarray) -> np.ndarray | torch.Tensor:
+def qcs_projection(estimate: torch.Tensor, decoded: torch.Tensor, table: np.ndarray) -> torch.Tensor:
     """The projection of ``estimate`` onto the quantisation constraint set of ``decoded`` (both
-    (H, W), 0-255 luma, numpy arrays (computed in float64) or torch tensors (in their dtype); the
-    result is of the same kind): every 8x8 block's DCT coefficient moved into the interval
-    [Q (k - 1/2), Q (k + 1/2)] of the quantisation index k the decoded coefficient has (Q from
-    ``table``, 64 steps in natural order), so the result would compress to the same JPEG data.
-    Partial blocks at the bottom and right are filled by repeating the last row and column, as the
-    JPEG encoder fills them."""
-    as_numpy = isinstance(estimate, np.ndarray)
-    e, d = (torch.from_numpy(np.asarray(a, dtype=np.float64)) if as_numpy else a for a in (estimate, decoded))
-    h, w = e.shape
-    padded = F.pad(torch.stack([e, d.to(e.dtype)])[None], (0, -w % BLOCK, 0, -h % BLOCK), mode="replicate")[0]
-    q = torch.from_numpy(table.reshape(BLOCK, BLOCK).astype(np.float64)).to(e.dtype)
-    k = torch.round(_block_dct(padded[1]) / q)
-    c = torch.clamp(_block_dct(padded[0]), (k - 0.5) * q, (k + 0.5) * q)
-    out = _block_idct(c)[:h, :w]
-    return out.numpy() if as_numpy else out
+    (H, W), 0-255 luma; computed in estimate's dtype): every 8x8 block's DCT coefficient moved into
+    the interval [Q (k - 1/2), Q (k + 1/2)] of the quantisation index k the decoded coefficient has
+    (Q from ``table``, 64 steps in natural order), so the result would compress to the same JPEG
+    data. Partial blocks at the bottom and right are filled by repeating the last row and column, as
+    the JPEG encoder fills them."""
+    h, w = estimate.shape
+    padded = F.pad(torch.stack([estimate, decoded.to(estimate.dtype)])[None], (0, -w % BLOCK, 0, -h % BLOCK),
+                   mode="replicate")[0]
+    q = torch.from_numpy(table.reshape(BLOCK, BLOCK).astype(np.float64)).to(estimate.dtype)
+    k = torch.round(block_dct(padded[1]) / q)
+    return block_idct(torch.clamp(block_dct(padded[0]), (k - 0.5) * q, (k + 0.5) * q))[:h, :w]
 
 
 def _lattice_blocks(y: np.ndarray, clipped: np.ndarray | None, max_blocks: int
@@ -263,6 +253,7 @@ def deblock(x: torch.Tensor, quality: int | None, sigma: float | None = None, ch
         sigma = sigma_for(quality)
     out = _bm3d(ycc, [sigma, chroma_sigma, chroma_sigma] if colour else [sigma])
     if project and grid:
-        out[:, :, 0] = qcs_projection(out[:, :, 0] * 255, luma, ijg_table(quality)) / 255
+        out[:, :, 0] = qcs_projection(torch.from_numpy(out[:, :, 0] * 255), torch.from_numpy(luma),
+                                      ijg_table(quality)).numpy() / 255
     rgb = (out - [0, 0.5, 0.5]) @ _FROM_YCC.T if colour else out
     return torch.from_numpy(np.clip(rgb, 0, 1)).float().permute(2, 0, 1).contiguous()
