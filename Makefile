@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv .venv
 	.venv/bin/pip install $(TORCH)
 	echo "$(TORCH)" > constraints.txt
-	.venv/bin/pip install -c constraints.txt -e '.[test,cluster]'
+	.venv/bin/pip install -c constraints.txt -e '.[test,cluster,bench]'
 	touch $@
 
 demo: .venv
@@ -55,10 +55,11 @@ bench-inpaint: .venv
 	.venv/bin/python benchmarks/readme_tables.py
 
 # camera blur on McMaster: the blind deblurrer beside the non-blind methods given the kernel;
-# Levin's kernels on Set3C (the IRCNN / DPIR table) by benchmarks/deblur_levin.py
+# Levin's kernels and two Gaussian kernels on Set3C (the IRCNN / DPIR tables) by benchmarks/deblur_set3c.py
 bench-deblur: .venv
 	.venv/bin/restora bench deblur --data $(RESTORA_DATA)/denoise/color/mcmaster \
 		--kernel gaussian:1.5,disk:2,motion:9,30 --methods wiener,richardson-lucy,pnp,unet-deblur \
 		--format json --out out/bench/deblur-mcmaster.json --readme docs/benchmarks.md
-	.venv/bin/python benchmarks/deblur_levin.py
+	.venv/bin/python benchmarks/deblur_set3c.py
+	.venv/bin/python benchmarks/deblur_set3c.py --kernels gaussian
 	.venv/bin/python benchmarks/readme_tables.py

@@ -17,7 +17,7 @@ in words, with the published figures they are compared with.
 - restore (scale s): HR cropped to a multiple of s, degraded by restora.degrade.realistic (Real-ESRGAN's
   two-stage blur, resize, noise and JPEG, down by s; generator seeded by the image's seed); PSNR /
   SSIM on the BT.601 Y channel with an s-pixel border crop.
-- deblurring with Levin's kernels (:func:`circular_blur_case`, the IRCNN / DPIR tables): blurred
+- deblurring on Set3C (:func:`circular_blur_case`, the IRCNN / DPIR tables): blurred
   circularly (the image wraps around) + Gaussian noise of a given sigma, neither clipped nor
   quantised; full-image PSNR / SSIM.
 
@@ -107,7 +107,7 @@ def _restore_case(clean: torch.Tensor, scale: float, seed: int) -> Case:
 
 
 def circular_blur_case(clean: torch.Tensor, kernel: torch.Tensor, sigma: float, seed: int) -> Case:
-    """Levin's-kernels deblurring protocol: circular blur by ``kernel`` (kh, kw), then Gaussian noise of
+    """The Set3C deblurring protocol (Levin's kernels, IRCNN / DPIR): circular blur by ``kernel`` (kh, kw), then Gaussian noise of
     ``sigma`` (0-255 scale), unclipped."""
     blurred = blur(clean, kernel, boundary="circular")[0]
     return Case(clean, gaussian_noise(blurred, sigma, seed, clip=False), {"kernel": kernel})
