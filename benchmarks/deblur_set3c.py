@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import h5py
 import numpy as np
@@ -59,9 +61,22 @@ def gaussian_kernels() -> list[torch.Tensor]:
     return [_normalised(cells[0, i]) for i in (2, 3)]
 
 
-KERNEL_SETS = {  # name: (kernels, noise sigmas, column names, published rows {method: per-kernel PSNR})
-    "levin": (levin_kernels, (2.55, 7.65), [f"k{i}" for i in range(1, 9)], {}),
-    "gaussian": (gaussian_kernels, (2.55,), ["std 1.6", "std 2.0"], HU_2024),
+@dataclass(frozen=True)
+class KernelSet:
+    """A kernel set's loader, noise sigmas, table columns, title words and published rows
+    ({method: PSNR per kernel}, at the first sigma)."""
+
+    load: Callable[[], list[torch.Tensor]]
+    sigmas: tuple[float, ...]
+    columns: list[str]
+    described: str
+    published: dict[str, tuple[float, ...]]
+
+
+KERNEL_SETS = {
+    "levin": KernelSet(levin_kernels, (2.55, 7.65), [f"k{i}" for i in range(1, 9)], "Levin's 8 motion kernels", {}),
+    "gaussian": KernelSet(gaussian_kernels, (2.55,), ["std 1.6", "std 2.0"], "Gaussian kernels of std 1.6 and 2.0",
+                          HU_2024),
 }
 
 
@@ -118,18 +133,17 @@ def main() -> None:
     parser.add_argument("--methods", default=METHODS, help="comma-separated NAME[:OPTION=VALUE] deblur methods")
     parser.add_argument("--merge", action="store_true", help="keep the results file's rows of other methods")
     args = parser.parse_args()
-    load, sigmas, names, published = KERNEL_SETS[args.kernels]
-    kernels = load()
+    kernel_set = KERNEL_SETS[args.kernels]
+    kernels, sigmas, published = kernel_set.load(), kernel_set.sigmas, kernel_set.published
     rows = input_rows(kernels, sigmas, args.gray) + run(args.methods.split(","), kernels, sigmas, args.gray)
     if not args.gray:
         rows += [table_row(f"{method} (published)", sigmas[0], list(psnrs), "–") for method, psnrs in published.items()]
-    described = {"levin": "Levin's 8 motion kernels", "gaussian": "Gaussian kernels of std 1.6 and 2.0"}
-    suffix = (" --kernels gaussian" if args.kernels == "gaussian" else "") + (" --gray" if args.gray else "")
-    title = (f"### Deblurring, Set3C ({'luma' if args.gray else 'colour'}), {described[args.kernels]}, PSNR (dB)\n\n"
+    suffix = (f" --kernels {args.kernels}" if args.kernels != "levin" else "") + (" --gray" if args.gray else "")
+    title = (f"### Deblurring, Set3C ({'luma' if args.gray else 'colour'}), {kernel_set.described}, PSNR (dB)\n\n"
              f"`python benchmarks/deblur_set3c.py{suffix}`: circular blur, Gaussian noise unclipped, seed = image "
              "index, the noise level given, full-image PSNR (docs/protocols.md)."
              + (" Published rows: Hu et al., ICLR 2024, Table 1." if published and not args.gray else ""))
-    columns = ["method", "sigma", *names, "mean", "s / image"]
+    columns = ["method", "sigma", *kernel_set.columns, "mean", "s / image"]
     name = f"deblur_set3c-{args.kernels}{'-gray' if args.gray else ''}.md"
     write_markdown(RESULTS / name, title, columns, rows, merge=args.merge)
 

@@ -31,7 +31,6 @@ import argparse
 import json
 import math
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -41,7 +40,7 @@ from typing import Any, Callable
 
 import torch
 
-from speed import _merged, _table_rows, measure, peak_mb, write_markdown
+from speed import _merged, _table_rows, measure, medians_in_turn, peak_mb, write_markdown
 from restora.io import write_text_atomic
 from restora.methods import get_method, list_methods
 from restora.protocols import protocol, read_reference, reference_paths
@@ -250,16 +249,10 @@ def _child(spec: dict[str, Any]) -> None:
         else:
             net = dncnn3("torch" if key == "dncnn" else "onnxruntime")
             calls[key] = lambda t, net=net: run_tiled(net, t[None])[0]
-    times: dict[str, list[float]] = {key: [] for key in calls}
     with torch.no_grad():
         for call in calls.values():
             call(x[:, :128, :128])
-        for _ in range(spec["runs"]):
-            for key, call in calls.items():
-                start = time.perf_counter()
-                call(x)
-                times[key].append(time.perf_counter() - start)
-    result = {key: statistics.median(values) for key, values in times.items()}
+        result = medians_in_turn({key: partial(call, x) for key, call in calls.items()}, spec["runs"])
     print(json.dumps({**result, "peak_mb": peak_mb()}))
 
 

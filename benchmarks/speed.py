@@ -17,7 +17,7 @@ import platform
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from restora.io import write_text_atomic
 
@@ -68,6 +68,21 @@ def _merged(old: list[list[str]], new: list[list[str]]) -> list[list[str]]:
             out += [r for r in new if r[0] == row[0]]
             placed.add(row[0])
     return out + [r for r in new if r[0] not in placed]
+
+
+def medians_in_turn(calls: dict[str, Callable[[], Any]], runs: int) -> dict[str, float]:
+    """Median seconds of each call over ``runs`` rounds in which the calls take turns (so a busy
+    moment of the machine falls on all of them alike). Warm the calls up first."""
+    import statistics
+    import time
+
+    times: dict[str, list[float]] = {key: [] for key in calls}
+    for _ in range(runs):
+        for key, call in calls.items():
+            start = time.perf_counter()
+            call()
+            times[key].append(time.perf_counter() - start)
+    return {key: statistics.median(values) for key, values in times.items()}
 
 
 def peak_mb() -> float:

@@ -16,49 +16,39 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
-import time
 from functools import partial
 from pathlib import Path
 
 import torch
 
-from speed import write_markdown
+from speed import medians_in_turn, write_markdown
 
 OUTPUT = 512
-VDSR = {"channels": 1, "depth": 20, "width": 64, "batch_norm": False}
 
 
 def _child(scale: int, runs: int) -> None:
-    """Time the three calls in turn; print their median seconds as JSON."""
+    """Time the four calls in turn; print their median seconds as JSON."""
     import numpy as np
     from skimage import data
 
     from restora.degrade import imresize
     from restora.methods import get_method
-    from dejpeg import DNCNN3, dncnn3
+    from dejpeg import dncnn3  # 20 layers of 64 channels, no batch norm: VDSR's shape
 
     gray = torch.from_numpy(data.camera().astype(np.float32) / 255)[None]
     lr = imresize(imresize(gray, size=(OUTPUT, OUTPUT)), size=(OUTPUT // scale, OUTPUT // scale)).clamp(0, 1)
-    assert DNCNN3 == VDSR
     upscaler = get_method("upscale", "compact-sr")
     vdsr = {backend: dncnn3(backend) for backend in ("onnxruntime", "torch")}
     calls = {f"compact-sr ({backend})": partial(upscaler.restore, lr, scale=scale, backend=backend)
              for backend in vdsr}
     calls.update({f"VDSR-sized ({backend})": lambda net=net: net(imresize(lr[None], size=(OUTPUT, OUTPUT)))
                   for backend, net in vdsr.items()})
-    times: dict[str, list[float]] = {key: [] for key in calls}
     with torch.no_grad():
         for call in calls.values():
             call()
-        for _ in range(runs):
-            for key, call in calls.items():
-                start = time.perf_counter()
-                call()
-                times[key].append(time.perf_counter() - start)
-    print(json.dumps({key: statistics.median(values) for key, values in times.items()}))
+        print(json.dumps(medians_in_turn(calls, runs)))
 
 
 def main() -> None:
@@ -73,8 +63,7 @@ def main() -> None:
     for scale in (2, 3, 4):
         for threads in (1, 2):
             env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-            out = subprocess.run([sys.executable, __file__, "--runs", str(args.runs), "--child", str(scale),
-                                  str(args.runs)], capture_output=True, text=True, check=True, env=env)
+            out = subprocess.run([sys.executable, __file__, "--child", str(scale), str(args.runs)], capture_output=True, text=True, check=True, env=env)
             t = json.loads(out.stdout.strip().splitlines()[-1])
             row = [f"x{scale}", str(threads)]
             for backend in ("onnxruntime", "torch"):

@@ -20,6 +20,7 @@ import argparse
 import os
 import shutil
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -80,7 +81,7 @@ def train_there(recipe_file: str, steps: int | None) -> None:
     overrides = [f"train.steps={steps}"] if steps else []
     recipe = load_recipe(recipe_file, overrides)
     if recipe.init:
-        recipe = load_recipe(recipe_file, overrides + [f"init={PACK / recipe.init}"])
+        recipe = replace(recipe, init=str(PACK / recipe.init))
     out = Path(os.environ.get("OUT", "runs")) / Path(recipe_file).stem
     print(train(recipe, out, progress=False, recipe_file=recipe_file))
     for bulky in ("last.pt", "best.pt"):  # checkpoints stay there: the weights and the log come back
