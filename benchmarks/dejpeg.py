@@ -21,8 +21,9 @@ i sorted by path, seed i: the same figures as ``restora bench dejpeg``).
 name also selects its ensemble and per-channel rows) remeasure a part of the results file: the
 other parts and the other methods' rows are kept from it as they are.
 ``--quick``: two images per set, q10 and q30, gray speed only, one round at one thread, no
-12-megapixel run (a smoke run). ``--fit`` prints the noise-level tables of restora.methods.dejpeg
-(fitted on train400 / T91, never on the benchmarks) and writes nothing. Needs $RESTORA_DATA
+12-megapixel run (a smoke run: printed, not written, unless ``--out`` is given). ``--fit`` prints
+the noise-level tables of restora.methods.dejpeg (fitted on train400 / T91, never on the
+benchmarks) and writes nothing. Needs $RESTORA_DATA
 (default ../shared/data): jpeg/classic5, denoise/color/mcmaster; --fit: denoise/gray/train400, sr/t91.
 """
 from __future__ import annotations
@@ -388,7 +389,8 @@ def main() -> None:
     parser.add_argument("--dncnn-size", type=parse_size, default=BIG_SIZE, metavar="HxW",
                         help="the DnCNN-3-sized network's large image (default 3000x4000; smaller when it is too "
                              "slow, and the learned model is measured at this size too)")
-    parser.add_argument("--out", type=Path, default=RESULTS / "dejpeg.md")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="the results file (default benchmarks/results/dejpeg.md; --quick: printed only)")
     parser.add_argument("--parts", default="quality,speed", help="quality (tables a, b), speed (c), or both")
     parser.add_argument("--methods", default=None, help="comma-separated dejpeg methods to remeasure (default: all)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -398,7 +400,8 @@ def main() -> None:
     if args.fit:
         return fit([int(q) for q in args.fit.split(",")])
     parts, only = args.parts.split(","), args.methods.split(",") if args.methods else None
-    old = sections(args.out.read_text()) if args.out.is_file() and (only or parts != ["quality", "speed"]) else {}
+    out = args.out or (None if args.quick else RESULTS / "dejpeg.md")
+    old = sections(out.read_text()) if out and out.is_file() and (only or parts != ["quality", "speed"]) else {}
     header = old.get("preamble") or (
         "## JPEG artefact removal" + (" (quick smoke run: 2 images, q10 and q30)" if args.quick else "") +
         "\n\nRegenerate: `python benchmarks/dejpeg.py` (from the repository root; data under "
@@ -408,8 +411,11 @@ def main() -> None:
         classic5(args.quick, only, old.get("(a)")) if quality else old["(a)"],
         mcmaster(args.quick, only, old.get("(b)")) if quality else old["(b)"],
         speed(args.quick, args.dncnn_size) if "speed" in parts or not old else old["(c)"]])
-    write_text_atomic(args.out, text)
-    print(f"wrote {args.out}")
+    if out is None:
+        print(text)
+        return
+    write_text_atomic(out, text)
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Image classification: the labelled-set readers (idx, class folders, CIFAR-10 python and binary
 batches), the metrics against hand-computed values, the classification objective in the training
-engine (learning, resume, torchrun, the card), and ``restora classify`` / ``evaluate-classifier``."""
+engine (learning, resume, torchrun, the card, mirror averaging), ``restora classify`` /
+``evaluate-classifier``, and the shipped classifiers against their cards."""
 from __future__ import annotations
 
 import csv
@@ -8,6 +9,7 @@ import gzip
 import json
 import os
 import pickle
+import re
 import subprocess
 import sys
 import textwrap
@@ -19,12 +21,13 @@ import torch
 from PIL import Image as PILImage
 
 from conftest import interrupt_then_resume
+from restora.classify import load_classifier
 from restora.errors import RestoraError
 from restora.io.labelled import read_labelled
 from restora.metrics.classification import (classification_report, confusion_matrix, expected_calibration_error,
                                             per_class)
 from restora.train import Trainer, load_recipe, parse_recipe
-from restora.zoo import read_metadata
+from restora.zoo import read_metadata, shipped_models, zoo_root
 
 CIFAR_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
@@ -238,6 +241,7 @@ def test_a_classifier_learns_class_folders_and_its_run_ships_with_a_card(stripe_
     assert shipped.returncode == 0, shipped.stderr
     card = (tmp_path / "zoo" / "cards" / "stripes.md").read_text()
     assert "| classes | horizontal, vertical |" in card and "augmentation: flip, crop" in card
+    assert "flip averaging" not in card
     assert f"| {100 * test['accuracy']:.2f} | {test['macro_precision']:.4f} |" in card
     assert "| horizontal | " in card and "## Validation curve" in card and "| 30 | " in card
     entry = json.loads((tmp_path / "zoo" / "models.json").read_text())[0]
@@ -272,6 +276,19 @@ def test_torchrun_two_processes_end_with_identical_classifiers(stripe_sets, tmp_
     differ = {k for k in a if not torch.equal(a[k], b[k])}
     assert differ and all(k.endswith(("running_mean", "running_var")) for k in differ), differ
     assert (tmp_path / "run" / "model.safetensors").is_file()
+
+
+def test_a_flip_averaging_classifier_says_so_in_its_weights_and_sees_mirror_images_alike(stripe_sets, tmp_path):
+    recipe = stripes_recipe(stripe_sets, **{"train.steps": 6, "classify.test": None, "classify.flip_average": True})
+    Trainer(recipe, tmp_path / "run", progress=False).run()
+    assert read_metadata(tmp_path / "run" / "model.safetensors")["flip_average"] == "true"
+    classifier = load_classifier(str(tmp_path / "run" / "model.safetensors"))
+    images = read_labelled(stripe_sets / "val", 1, 16).images
+    averaged = classifier.probabilities(images)
+    assert classifier.flip_average and torch.allclose(averaged, classifier.probabilities(images.flip(-1)), atol=1e-6)
+    classifier.flip_average = False
+    plain, mirrored = classifier.probabilities(images), classifier.probabilities(images.flip(-1))
+    assert not torch.allclose(plain, mirrored, atol=1e-6) and torch.allclose(averaged, (plain + mirrored) / 2, atol=1e-6)
 
 
 def test_a_classification_recipe_has_its_defaults():
@@ -371,3 +388,15 @@ def test_a_shipped_classifier_is_found_by_name_and_a_wrong_model_is_a_one_line_e
                                                  "horizontal, vertical")):
         result = cli_inline("evaluate-classifier", source, "--model", "stripes")
         assert result.returncode == 2 and result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+
+
+CLASSIFIERS = [e for e in shipped_models() if e["task"] == "classify"]
+
+
+@pytest.mark.parametrize("entry", CLASSIFIERS, ids=[e["name"] for e in CLASSIFIERS])
+def test_a_shipped_classifier_scores_its_cards_test_accuracy(entry, data_dir):
+    card = (zoo_root() / "cards" / entry["card"]).read_text()
+    source, stated = re.search(r"## Test set: `\$RESTORA_DATA/([^`]+)`.*?\n\| ([\d.]+) \| ", card, re.S).groups()
+    classifier = load_classifier(entry["name"])
+    report = classifier.evaluate(read_labelled(str(data_dir / source), classifier.channels, classifier.size))
+    assert report["images"] == 10000 and f"{100 * report['accuracy']:.2f}" == stated

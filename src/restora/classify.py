@@ -4,7 +4,9 @@ weight file, its class names, probabilities, top-k, and every metric on a labell
 A classifier's weight file holds ``task: classify`` and its class names (``classes``, JSON) in its
 metadata beside the architecture; its network has ``channels`` and ``size`` (the square side it
 was trained on): images are converted to those channels (gray: the mean of R, G, B) and resized
-to size x size (bilinear, antialiased, aspect not kept) first, as 8-bit levels.
+to size x size (bilinear, antialiased, aspect not kept) first, as 8-bit levels. A classifier
+trained on left-right flipped images may state ``flip_average: true`` in its metadata (recipe key
+``classify.flip_average``): its probabilities are then the mean over each image and its mirror image.
 """
 from __future__ import annotations
 
@@ -25,9 +27,11 @@ CHUNK = 500  # images per forward pass
 
 @dataclass
 class Classifier:
-    """A classifier network (eval mode) with its class names (K = len(classes))."""
+    """A classifier network (eval mode) with its class names (K = len(classes)); with
+    ``flip_average``, probabilities are averaged over each image and its left-right mirror."""
     net: torch.nn.Module
     classes: list[str]
+    flip_average: bool = False
 
     @property
     def channels(self) -> int:
@@ -48,7 +52,13 @@ class Classifier:
         device = next(self.net.parameters()).device
         was_training = self.net.training
         self.net.eval()
-        out = [torch.softmax(self.net(chunk.to(device).float() / 255), 1).cpu() for chunk in images.split(CHUNK)]
+        out = []
+        for chunk in images.split(CHUNK):
+            x = chunk.to(device).float() / 255
+            probs = torch.softmax(self.net(x), 1)
+            if self.flip_average:
+                probs = (probs + torch.softmax(self.net(x.flip(-1)), 1)) / 2
+            out.append(probs.cpu())
         self.net.train(was_training)
         return torch.cat(out) if out else torch.empty(0, len(self.classes))
 
@@ -96,4 +106,4 @@ def load_classifier(model: str) -> Classifier:
     meta = read_metadata(path)
     if meta.get("task") != "classify" or not hasattr(net, "classes"):
         raise RestoraError(f"{model}: not a classifier (its task is {meta.get('task') or 'not stated'})")
-    return Classifier(net, class_names(meta, net.classes))
+    return Classifier(net, class_names(meta, net.classes), meta.get("flip_average") == "true")

@@ -221,11 +221,14 @@ def _fraction_below_one(value: Any) -> float:
 class ClassifySpec:
     """``classify`` (objective classification): cross-entropy with ``label_smoothing``, the class
     ``names`` (default: the training source's, else 0, 1, ...), the ``augment`` operations applied to
-    every training batch (restora.augment), and a ``test`` source evaluated once with the exported
-    weights (restora.train.objectives.classification)."""
+    every training batch (restora.augment), ``flip_average`` (the classifier averages its
+    probabilities over each image and its mirror image, in validation, test and use: for classes
+    that left-right flips keep, restora.classify), and a ``test`` source evaluated once with the
+    exported weights (restora.train.objectives.classification)."""
     label_smoothing: float = field(default=0.0, metadata={"parse": _fraction_below_one})
     names: list[str] | None = None
     augment: list[str] = field(default_factory=list, metadata={"parse": _augmentations})
+    flip_average: bool = False
     test: str | None = None
 
 

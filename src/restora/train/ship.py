@@ -250,6 +250,8 @@ def _classifier_card(entry: dict, run: Run, hardware: str, benchmark: str, kwarg
         f"| classes | {', '.join(facts.get('classes', []))} |",
         f"| training data | {_sources(data['train'])}: {train_images} images, whole, batch {batch}, augmentation: "
         f"{', '.join(spec.get('augment', [])) or 'none'} (restora.augment) |",
+        *(["| flip averaging | the probabilities are the mean over each image and its left-right mirror image "
+           "(in validation, test and use) |"] if spec.get("flip_average") else []),
         f"| recipe | `{recipe_file}` (cross-entropy, label smoothing {spec.get('label_smoothing', 0)}; "
         f"{_optimisation(recipe)}) |",
         f"| steps | {steps}{epochs} |",

@@ -13,9 +13,9 @@ restora.metrics.classification) and ``confusion.png`` in the run folder, for the
 Recipe keys: ``net`` (a classifier of restora.nets.classify: ``classes``, ``channels``, ``size``,
 ...), ``data: {train, val, limit, val_limit, batch (default 128)}`` where sources are those of
 restora.io.labelled (idx file, class folders, CIFAR batches) with an optional ``[start:stop]``
-range (restora.train.data.split_range), ``classify: {label_smoothing, names, augment, test}``,
-``optimizer``, ``schedule``, ``train``. The patch keys of ``data`` (patch, flips, rescale,
-saturation) are not used: a classifier sees whole images.
+range (restora.train.data.split_range), ``classify: {label_smoothing, names, augment,
+flip_average, test}``, ``optimizer``, ``schedule``, ``train``. The patch keys of ``data`` (patch,
+flips, rescale, saturation) are not used: a classifier sees whole images.
 """
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ class ClassificationObjective:
         read = dict(channels=self.net.channels, size=self.net.size)
         self.train_set = read_split(data.train, limit=data.limit, **read)
         self.names = spec.names or self.train_set.classes or [str(i) for i in range(self.net.classes)]
-        self.classifier = Classifier(self.net, self.names)
+        self.classifier = Classifier(self.net, self.names, spec.flip_average)
         if len(self.names) != self.net.classes:
             raise RestoraError(f"recipe: {len(self.names)} class names for a network of {self.net.classes} classes")
         self.train_labels = self.classifier.labels_of(self.train_set)
@@ -116,6 +116,8 @@ class ClassificationObjective:
         """The weights with the task, class names and step count (and the best validation accuracy)
         in the metadata; with ``classify.test``, test.json and confusion.png beside them."""
         meta = {"task": recipe.task, "classes": json.dumps(self.names), "steps": extra["steps"]}
+        if self.classifier.flip_average:
+            meta["flip_average"] = "true"
         if self.val_set is not None:
             meta["best_accuracy"] = extra["best_accuracy"]
         save_weights(self.net, path, recipe.net.name, recipe.net.args, meta)
