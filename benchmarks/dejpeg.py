@@ -31,9 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import subprocess
-import sys
 import time
 from functools import partial
 from pathlib import Path
@@ -41,7 +38,7 @@ from typing import Any, Callable
 
 import torch
 
-from speed import _merged, _table_rows, measure, medians_in_turn, peak_mb, write_markdown
+from speed import _merged, _table_rows, measure, medians_in_turn, peak_mb, run_child, write_markdown
 from restora.io import write_text_atomic
 from restora.methods import get_method, list_methods
 from restora.protocols import protocol, read_reference, reference_paths
@@ -194,10 +191,7 @@ def mcmaster(quick: bool, only: list[str] | None = None, old: str | None = None)
 
 def child(spec: dict[str, Any]) -> dict[str, float]:
     """Run :func:`_child` with ``spec`` in a fresh process with spec["threads"] threads."""
-    env = {**os.environ, "OMP_NUM_THREADS": str(spec["threads"]), "MKL_NUM_THREADS": str(spec["threads"])}
-    out = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True,
-                         check=True, env=env)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_child(__file__, [json.dumps(spec)], spec["threads"])
 
 
 def dncnn3(backend: str) -> Callable[[torch.Tensor], torch.Tensor]:

@@ -14,8 +14,10 @@ from __future__ import annotations
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -27,6 +29,15 @@ def measure(task: str, method: str, size: tuple[int, int], colour: bool = True, 
     """Time ``get_method(task, method).restore(photo, **inputs)`` in a subprocess (see module doc)."""
     spec = {"task": task, "method": method, "size": list(size), "colour": colour, "noise": noise, "inputs": inputs}
     out = subprocess.run([sys.executable, __file__, json.dumps(spec)], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_child(script: str, args: list[str], threads: int) -> Any:
+    """Run ``python script --child ARGS`` in a fresh process with ``threads`` torch threads
+    (OMP_NUM_THREADS, MKL_NUM_THREADS) and return the JSON of its last line of output."""
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    out = subprocess.run([sys.executable, script, "--child", *args], capture_output=True, text=True, check=True,
+                         env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -73,9 +84,6 @@ def _merged(old: list[list[str]], new: list[list[str]]) -> list[list[str]]:
 def medians_in_turn(calls: dict[str, Callable[[], Any]], runs: int) -> dict[str, float]:
     """Median seconds of each call over ``runs`` rounds in which the calls take turns (so a busy
     moment of the machine falls on all of them alike). Warm the calls up first."""
-    import statistics
-    import time
-
     times: dict[str, list[float]] = {key: [] for key in calls}
     for _ in range(runs):
         for key, call in calls.items():

@@ -15,15 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 from functools import partial
 from pathlib import Path
 
 import torch
 
-from speed import medians_in_turn, write_markdown
+from speed import medians_in_turn, run_child, write_markdown
 
 OUTPUT = 512
 
@@ -62,9 +59,7 @@ def main() -> None:
     rows = []
     for scale in (2, 3, 4):
         for threads in (1, 2):
-            env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-            out = subprocess.run([sys.executable, __file__, "--child", str(scale), str(args.runs)], capture_output=True, text=True, check=True, env=env)
-            t = json.loads(out.stdout.strip().splitlines()[-1])
+            t = run_child(__file__, [str(scale), str(args.runs)], threads)
             row = [f"x{scale}", str(threads)]
             for backend in ("onnxruntime", "torch"):
                 ours, theirs = t[f"compact-sr ({backend})"], t[f"VDSR-sized ({backend})"]
