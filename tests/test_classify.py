@@ -236,10 +236,13 @@ def test_a_classifier_learns_class_folders_and_its_run_ships_with_a_card(stripe_
     assert test["images"] == 20 and test["accuracy"] >= 0.9 and len(test["confusion"]) == 2
     assert json.loads((run / "run.json").read_text())["train_images"] == 80
 
+    (tmp_path / "published.md").write_text("## Published results\n")
+    (tmp_path / "budget.md").write_text("## Budget and notes\n")
     shipped = cli_inline("ship", run, "--name", "stripes", "--method", "cnn-classifier", "--summary", "stripes",
-                         "--zoo", tmp_path / "zoo")
+                         "--notes", tmp_path / "published.md", "--notes", tmp_path / "budget.md", "--zoo", tmp_path / "zoo")
     assert shipped.returncode == 0, shipped.stderr
     card = (tmp_path / "zoo" / "cards" / "stripes.md").read_text()
+    assert card.endswith("\n## Published results\n\n## Budget and notes\n")
     assert "| classes | horizontal, vertical |" in card and "augmentation: flip, crop" in card
     assert "flip averaging" not in card
     assert f"| {100 * test['accuracy']:.2f} | {test['macro_precision']:.4f} |" in card

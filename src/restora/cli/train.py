@@ -64,8 +64,8 @@ def ship(
     benchmark: Annotated[Optional[str], typer.Option(help="The command that makes this model's benchmark tables.",
                                                      show_default=False)] = None,
     weights: Annotated[str, typer.Option(help="Weight file of the run to ship.")] = "model.safetensors",
-    notes: Annotated[Optional[Path], typer.Option(help="Markdown file appended to the card.",
-                                                  show_default=False)] = None,
+    notes: Annotated[Optional[list[Path]], typer.Option(help="Markdown file appended to the card (repeatable, "
+                                                        "in order).", show_default=False)] = None,
     zoo: Annotated[Optional[Path], typer.Option(help="Zoo folder (default: the active one, $RESTORA_ZOO or the "
                                                 "package's).", show_default=False)] = None,
 ) -> None:
@@ -74,6 +74,6 @@ def ship(
     from restora.train.ship import BENCHMARK, SHARING
     from restora.train.ship import ship as ship_run
 
-    card = ship_run(run, name, method, summary, priority, sharing or SHARING, benchmark or BENCHMARK, weights, notes,
-                    zoo)
+    card = ship_run(run, name, method, summary, priority, sharing or SHARING, benchmark or BENCHMARK, weights,
+                    notes or (), zoo)
     out_console.print(f"shipped {name}: {card}")

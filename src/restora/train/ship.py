@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -64,10 +65,10 @@ class Run:
 
 
 def ship(run_dir: Path, name: str, method: str, summary: str, priority: int = 10, sharing: str = SHARING,
-         benchmark: str = BENCHMARK, weights_file: str = "model.safetensors", notes: Path | None = None,
+         benchmark: str = BENCHMARK, weights_file: str = "model.safetensors", notes: Sequence[Path] = (),
          zoo: Path | None = None) -> Path:
-    """Copy the run's weights into the zoo (default: the active one) with an index entry and a card;
-    returns the card's path."""
+    """Copy the run's weights into the zoo (default: the active one) with an index entry and a card
+    (``notes``, Markdown files, appended in order); returns the card's path."""
     run = Run.read(run_dir)
     weights = run_dir / weights_file
     net = load_net(weights)
@@ -82,7 +83,7 @@ def ship(run_dir: Path, name: str, method: str, summary: str, priority: int = 10
     write = {"vae": _vae_card, "gan": _gan_card, "classification": _classifier_card}.get(run.recipe.get("objective")) \
         or partial(_card, net=net)
     text = write(entry, run, f"{run.hardware}, {sharing}", benchmark, meta["kwargs"])
-    return add_model(weights, entry, text + ("\n" + notes.read_text() if notes else ""), zoo)
+    return add_model(weights, entry, "\n".join([text] + [n.read_text() for n in notes]), zoo)
 
 
 _PROTOCOLS = {"denoise": "denoising", "denoise-digits": "denoising", "upscale": "super-resolution",
