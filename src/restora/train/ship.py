@@ -54,9 +54,13 @@ class Run:
         return self.facts.get("recipe_file") or f"{self.folder}/recipe.yaml"
 
     @property
+    def threads(self) -> int:
+        return int(self.facts.get("threads", 1))
+
+    @property
     def hardware(self) -> str:
-        threads = int(self.facts.get("threads", 1))
-        return f"{'one torch thread' if threads == 1 else f'{threads} torch threads'} on a {self.facts.get('machine', 'CPU')}"
+        threads = "one torch thread" if self.threads == 1 else f"{self.threads} torch threads"
+        return f"{threads} on a {self.facts.get('machine', 'CPU')}"
 
     def stages(self) -> list[tuple[str, dict, list[dict]]]:
         """Every stage of the model, first to this run, as (recipe file, recipe, log rows)."""
@@ -189,7 +193,7 @@ def _vae_card(entry: dict, run: Run, hardware: str, benchmark: str, kwargs: str)
         f"over the pixels + KL to N(0, I); {_optimisation(recipe)}) |",
         *_time_rows(rows, recipe, hardware),
         f"| held out | `{data['val']}`, never trained on |",
-        f"| reproduce | `OMP_NUM_THREADS=1 restora train {recipe_file} --out runs/{entry['name']}`; the figures "
+        f"| reproduce | `OMP_NUM_THREADS={run.threads} restora train {recipe_file} --out runs/{entry['name']}`; the figures "
         f"below are that run's `log.csv` validation rows; samples, reconstructions, interpolations: {benchmark} |",
         "",
         "## Held-out ELBO at the last step (nats per image; fixed reparameterisation noise)", "",
@@ -222,7 +226,7 @@ def _gan_card(entry: dict, run: Run, hardware: str, benchmark: str, kwargs: str)
         f"steps, BCE on logits, real label {gan.get('real_label', 0.9)}; {_optimisation(recipe)}) |",
         *_time_rows(rows, recipe, hardware),
         f"| epochs | {steps / per_epoch:.1f} ({per_epoch} steps of {data.get('batch', 64)} real faces each) |",
-        f"| reproduce | `OMP_NUM_THREADS=1 restora train {recipe_file} --out runs/{Path(recipe_file).stem}` "
+        f"| reproduce | `OMP_NUM_THREADS={run.threads} restora train {recipe_file} --out runs/{Path(recipe_file).stem}` "
         f"(model.safetensors: the generator, discriminator.safetensors, log.csv, curves.png, fixed-z grids in "
         f"samples/epoch_NNN.png); samples from the shipped model: {benchmark} |", "",
         "## Losses per epoch (means over the epoch's steps; D(x), D(G(z)): the discriminator's mean "
@@ -260,7 +264,7 @@ def _classifier_card(entry: dict, run: Run, hardware: str, benchmark: str, kwarg
         f"| validation | `{data.get('val')}`: {facts.get('val_images', '?')} images; the exported weights are the "
         f"best validation accuracy's, {100 * float(best['accuracy']):.2f} % at step {best['step']} |" if best else
         "| validation | none: the exported weights are the last step's |",
-        f"| reproduce | `OMP_NUM_THREADS=1 restora train {recipe_file} --out runs/{entry['name']}` (test.json and "
+        f"| reproduce | `OMP_NUM_THREADS={run.threads} restora train {recipe_file} --out runs/{entry['name']}` (test.json and "
         f"confusion.png in that folder); `restora evaluate-classifier SOURCE --model {entry['name']}`; {benchmark} |",
         "",
     ]
